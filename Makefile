@@ -1,0 +1,35 @@
+# Two commands for a fresh machine (see README):
+#   make run   -> create .venv, install everything, run the main job on data_samples/
+#   make test  -> create .venv if needed, run every test (unit, parity, notebooks, browser)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lab install samples clean-venv benchmark
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/classicseg compare data_samples/ --gt data_samples/ --out reports/data_samples
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+samples: $(STAMP)
+	$(BIN)/classicseg samples write data_samples/ --overwrite
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)
