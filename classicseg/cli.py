@@ -1,0 +1,50 @@
+"""``classicseg`` command line: a thin face over :mod:`classicseg.pipeline`.
+
+Each sub-command lives in a pipeline module exposing ``configure(parser)`` and
+``run(args) -> int``; this file only lists them, so ``classicseg --help`` stays fast
+(nothing heavy is imported until a command runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+COMMANDS = {
+    "evaluate": ("classicseg.pipeline.evaluate", "score a directory of predictions against ground truth (DSC, NSD)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="classicseg",
+        description="Classical interactive segmentation next to LiteMedSAM on challenge .npz files.",
+    )
+    parser.add_argument("--version", action="version", version=f"classicseg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).configure(p)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
