@@ -205,6 +205,8 @@ def _finite_integral(src, key: str, a: np.ndarray) -> np.ndarray:
         raise ChallengeFileError(src, f"'{key}' is an object array; refusing it (pickled data is never loaded)")
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating) or a.dtype == bool):
         raise ChallengeFileError(src, f"'{key}' must be numeric, got dtype {a.dtype}")
+    if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max:
+        raise ChallengeFileError(src, f"'{key}' holds values too large for int64")
     if np.issubdtype(a.dtype, np.floating):
         if not np.all(np.isfinite(a)):
             raise ChallengeFileError(src, f"'{key}' contains NaN or inf")
@@ -283,6 +285,14 @@ def _open_npz(path: Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise ChallengeFileError(path, "file not found")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    # Check the header ourselves: np.load falls back to unpickling anything that is not a
+    # zip or .npy, which would give a misleading "pickle" message (and must never run).
+    if magic.startswith(b"\x93NUMPY"):
+        raise ChallengeFileError(path, "is a single .npy array, not an .npz archive (write it with np.savez)")
+    if not magic.startswith(b"PK"):
+        raise ChallengeFileError(path, "not an .npz archive (no zip header): corrupt, truncated or another format")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -366,6 +376,8 @@ def load_prediction(path, shape=None) -> np.ndarray:
     data = _open_npz(path)
     _check_keys(path, data, ["segs"], {"segs"}, True)
     segs = data["segs"]
+    if segs.ndim not in (2, 3):
+        raise ChallengeFileError(path, f"'segs' must be 2D or 3D, got shape {segs.shape}")
     return _validate_labels(path, segs, shape if shape is not None else segs.shape, key="segs")
 
 
