@@ -14,6 +14,8 @@ import sys
 # name -> (module, one-line help)
 COMMANDS = {
     "evaluate": ("classicseg.pipeline.evaluate", "score a directory of predictions against ground truth (DSC, NSD)"),
+    "samples": ("classicseg.pipeline.samples_cmd",
+                "list, write (challenge .npz) or draw the built-in real and synthetic sample cases"),
 }
 
 

@@ -31,6 +31,7 @@ import re
 import tempfile
 import warnings
 import zipfile
+from io import BytesIO
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -53,6 +54,7 @@ __all__ = [
     "list_case_files",
     "iter_cases",
     "atomic_savez",
+    "atomic_write",
 ]
 
 #: Canonical modality names, in the order of the paper's Table 11.
@@ -383,22 +385,18 @@ def load_prediction(path, shape=None) -> np.ndarray:
 
 # --------------------------------------------------------------------------- writing
 
-def atomic_savez(path, *, overwrite: bool = False, compress: bool = True, **arrays) -> Path:
-    """Write an ``.npz`` atomically (temp file in the same folder + rename).
-
-    Raises ``FileExistsError`` if ``path`` exists and ``overwrite`` is False, so an
-    interrupted or repeated run never loses or half-writes data.
-    """
+def atomic_write(path, write, *, overwrite: bool = False) -> Path:
+    """Write a file atomically: ``write(fileobj)`` fills a temp file in the same folder,
+    which is fsynced and renamed into place, so an interrupted run never leaves a
+    half-written file. Raises ``FileExistsError`` if ``path`` exists and not ``overwrite``."""
     path = Path(path)
-    if path.suffix.lower() != ".npz":
-        raise ValueError(f"{path}: prediction/case files must end in .npz")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            (np.savez_compressed if compress else np.savez)(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -409,6 +407,34 @@ def atomic_savez(path, *, overwrite: bool = False, compress: bool = True, **arra
             pass
         raise
     return path
+
+
+def _write_npz(f, arrays: dict, compress: bool) -> None:
+    # Like np.savez_compressed, but with fixed zip timestamps so that the same arrays give
+    # byte-identical files (data_samples/ regenerates bit for bit), and never pickles.
+    from numpy.lib import format as npformat
+
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(f, "w", compression=mode) as zf:
+        for key, val in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = mode
+            info.external_attr = 0o644 << 16
+            buf = BytesIO()
+            npformat.write_array(buf, np.ascontiguousarray(val), allow_pickle=False)
+            zf.writestr(info, buf.getvalue())
+
+
+def atomic_savez(path, *, overwrite: bool = False, compress: bool = True, **arrays) -> Path:
+    """Write an ``.npz`` atomically and reproducibly (see :func:`atomic_write`).
+
+    Raises ``FileExistsError`` if ``path`` exists and ``overwrite`` is False, so an
+    interrupted or repeated run never loses or half-writes data.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise ValueError(f"{path}: prediction/case files must end in .npz")
+    return atomic_write(path, lambda f: _write_npz(f, arrays, compress), overwrite=overwrite)
 
 
 def save_prediction(path, segs, *, overwrite: bool = False) -> Path:

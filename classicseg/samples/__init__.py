@@ -1,0 +1,31 @@
+"""Sample cases for every modality: real images shipped in installable packages, and
+synthetic phantoms with exact ground truth (always labelled synthetic).
+
+>>> from classicseg import samples
+>>> info = {s.name: s for s in samples.list()}["microscopy-two-channel"]
+>>> info.modality, info.synthetic, info.variant
+('Microscopy', True, 'two-channel')
+
+* :func:`list` -- :class:`SampleInfo` for every sample (modality, real/synthetic, ground
+  truth, licence, source, what it teaches).
+* :func:`load` -- a validated :class:`~classicseg.io.Case` (``seed=`` and ``hard=`` for
+  phantoms).
+* :func:`write` -- challenge ``.npz`` pairs (``imgs/`` + ``gts/``) and ``MANIFEST.tsv``.
+* :func:`load_directory` -- iterate over a user's own challenge files.
+* :func:`gallery_figure` -- one matplotlib figure with every sample, its boxes and labels.
+"""
+
+from .real import INSTALL_HINT, SampleDataUnavailable
+from .registry import DEFAULT_SET, SampleInfo, file_name, get_info, load, write
+from .registry import list_samples as list  # noqa: A001 - the agreed API name
+from .userdata import load_directory
+
+__all__ = ["SampleInfo", "list", "get_info", "load", "write", "file_name", "load_directory", "gallery_figure",
+           "DEFAULT_SET", "SampleDataUnavailable", "INSTALL_HINT"]
+
+
+def gallery_figure(names=None, **kwargs):
+    """Figure of samples with boxes and ground truth (see :func:`classicseg.samples.gallery.gallery_figure`)."""
+    from .gallery import gallery_figure as _gallery
+
+    return _gallery(names, **kwargs)
