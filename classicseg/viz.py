@@ -1,0 +1,573 @@
+"""Figures for notebooks and reports: overlays, side-by-side comparisons, galleries, summaries.
+
+Matplotlib only (no ipywidgets; the interactive layer is :mod:`classicseg.widgets`). Every
+function returns a :class:`matplotlib.figure.Figure` and never calls ``plt.show``: notebooks
+display the returned figure, scripts ``savefig`` it. Figures are created through pyplot (so
+Jupyter's inline backend knows how to render them) and immediately released from pyplot's
+registry, so building many figures in a loop or a test neither leaks memory nor pops up
+windows. Without a display matplotlib falls back to the non-interactive Agg backend.
+
+Conventions: label maps use the challenge's instance ids (id = box index + 1) and the same id
+gets the same colour in every panel; boxes are drawn on pixel edges with inclusive maxima;
+anything synthetic gets "(synthetic)" in its title.
+
+Examples
+--------
+>>> import numpy as np
+>>> img = np.zeros((32, 32, 3), np.uint8); gt = np.zeros((32, 32), np.uint8); gt[8:20, 8:20] = 1
+>>> fig = side_by_side(img, gt, {"ght": gt}, boxes=[[6, 6, 22, 22]], scores={"ght": {"dsc": 1.0}},
+...                    synthetic=True)
+>>> len(fig.axes), fig.axes[0].get_title()
+(3, 'image + box (synthetic)')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = [
+    "overlay", "side_by_side", "histogram_split", "failure_gallery", "bar_by_modality",
+    "time_vs_dice", "label_colours", "default_slice", "figure_png",
+]
+
+SYNTHETIC_TAG = "(synthetic)"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _pyplot():
+    # No explicit backend choice: matplotlib's automatic selection already falls back to the
+    # non-interactive Agg backend when there is no display, and inside Jupyter the kernel's
+    # inline/widget backend must stay in charge.
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _new_figure(figsize, **kw):
+    """A pyplot-made figure released from pyplot at once: displayable inline, never auto-shown."""
+    plt = _pyplot()
+    fig = plt.figure(figsize=figsize, **kw)
+    plt.close(fig)
+    return fig
+
+
+def figure_png(fig, *, dpi: int = 80) -> bytes:
+    """PNG bytes of a figure (used by the widgets to show figures in an ``ipywidgets.Image``)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _tag(title, synthetic: bool) -> str:
+    title = "" if title is None else str(title)
+    if synthetic and SYNTHETIC_TAG not in title:
+        title = f"{title} {SYNTHETIC_TAG}".strip()
+    return title
+
+
+def label_colours(n: int) -> np.ndarray:
+    """(n + 1, 4) RGBA table: row 0 transparent background, row k the colour of instance k.
+
+    tab10 for up to 10 instances (distinct and colour-blind friendlier), tab20 then hsv beyond,
+    cycling so any id has a colour.
+    """
+    from matplotlib import colormaps
+
+    n = max(int(n), 1)
+    base = colormaps["tab10"].colors if n <= 10 else colormaps["tab20"].colors
+    cols = np.array([(*base[(k - 1) % len(base)], 1.0) for k in range(1, n + 1)])
+    return np.vstack([np.zeros((1, 4)), cols])
+
+
+def _as_display_image(image) -> np.ndarray:
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[-1] in (3, 4):
+        a = a[..., :3]
+    elif a.ndim != 2:
+        raise ValueError(f"image must be 2D (H, W) or (H, W, 3), got shape {a.shape}; "
+                         "pick a slice of a volume first (slice_index=)")
+    if a.dtype != np.uint8:
+        from .io import to_uint8
+
+        a = to_uint8(a)
+    return a
+
+
+def _as_mask(mask, shape=None, what="mask") -> np.ndarray | None:
+    """Label map from a mask or a SegmentationResult (anything with ``.segs``)."""
+    if mask is None:
+        return None
+    a = np.asarray(getattr(mask, "segs", mask))
+    if a.dtype == bool:
+        a = a.astype(np.uint8)
+    if not (np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"{what} must be an integer/bool label map, got dtype {a.dtype}")
+    if shape is not None and a.shape != tuple(shape):
+        raise ValueError(f"{what} has shape {a.shape}, expected {tuple(shape)}")
+    return a
+
+
+def _is_volume(image, boxes=None) -> bool:
+    a = np.asarray(image)
+    if boxes is not None and np.asarray(boxes).size:
+        return np.asarray(boxes).reshape(len(boxes), -1).shape[1] == 6
+    return a.ndim == 3 and a.shape[-1] not in (3, 4)
+
+
+def default_slice(volume_shape, *, gt=None, boxes=None) -> int:
+    """Slice to show for a volume: most ground-truth voxels, else the first box's centre, else the middle."""
+    if gt is not None:
+        areas = np.count_nonzero(np.asarray(gt).reshape(np.asarray(gt).shape[0], -1), axis=1)
+        if areas.max(initial=0) > 0:
+            return int(np.argmax(areas))
+    if boxes is not None and np.asarray(boxes).size:
+        b = np.asarray(boxes).reshape(-1, 6)[0]
+        return int((b[2] + b[5]) // 2)
+    return int(volume_shape[0] // 2)
+
+
+def _boxes_on_slice(boxes, slice_index):
+    """2D boxes [x0, y0, x1, y1] (with their instance id) visible on ``slice_index``."""
+    if boxes is None:
+        return []
+    b = np.asarray(boxes, dtype=np.int64)
+    if b.size == 0:
+        return []
+    b = b.reshape(-1, b.shape[-1])
+    if b.shape[1] == 4:
+        return [(i + 1, row) for i, row in enumerate(b)]
+    if b.shape[1] != 6:
+        raise ValueError(f"boxes must be (N, 4) or (N, 6), got shape {b.shape}")
+    if slice_index is None:
+        raise ValueError("3D boxes need slice_index= to be drawn on a 2D image")
+    return [(i + 1, row[[0, 1, 3, 4]]) for i, row in enumerate(b) if row[2] <= slice_index <= row[5]]
+
+
+# --------------------------------------------------------------------------- panels
+
+def overlay(ax, image, mask=None, boxes=None, *, title=None, synthetic=False, slice_index=None,
+            alpha: float = 0.35, contour: bool = True, box_colour=None, n_colours=None):
+    """Draw an image with a filled + outlined instance overlay and boxes on ``ax``.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    image : ndarray
+        (H, W) or (H, W, 3); non-uint8 images are min-max scaled for display.
+    mask : ndarray or SegmentationResult, optional
+        (H, W) instance map (0 = background) or bool mask; ids get the colours of
+        :func:`label_colours` so the same id matches across panels.
+    boxes : array-like, optional
+        (N, 4) 2D boxes, or (N, 6) 3D boxes drawn when they cover ``slice_index``.
+    title : str, optional
+    synthetic : bool
+        Append "(synthetic)" to the title.
+    slice_index : int, optional
+        The slice this image is (for 3D boxes; also shown as "z=").
+    alpha : float
+        Opacity of the filled overlay.
+    contour : bool
+        Also draw opaque instance outlines.
+    box_colour : colour, optional
+        One colour for every box (default: the instance's colour).
+    n_colours : int, optional
+        Size of the colour table (default: the largest id); pass the same number for panels
+        that must match.
+
+    Returns
+    -------
+    ax
+    """
+    from matplotlib.patches import Rectangle
+
+    img = _as_display_image(image)
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+    m = _as_mask(mask, img.shape[:2])
+    n = int(n_colours or 0)
+    if m is not None and m.size:
+        n = max(n, int(m.max()))
+    if boxes is not None and np.asarray(boxes).size:
+        n = max(n, len(np.asarray(boxes).reshape(-1, np.asarray(boxes).shape[-1])))
+    table = label_colours(n)
+    if m is not None and m.any():
+        ids = np.where(m <= n, m, (m - 1) % max(n, 1) + 1)  # guard ids above the table
+        rgba = table[ids].copy()
+        rgba[..., 3] = np.where(ids > 0, alpha, 0.0)
+        ax.imshow(rgba, interpolation="nearest")
+        if contour:
+            from skimage.segmentation import find_boundaries
+
+            edge = find_boundaries(m, mode="inner")
+            line = table[ids].copy()
+            line[..., 3] = edge.astype(float)
+            ax.imshow(line, interpolation="nearest")
+    for k, (x0, y0, x1, y1) in _boxes_on_slice(boxes, slice_index):
+        colour = box_colour if box_colour is not None else table[min(k, n)][:3]
+        # Pixel centres sit on integers, so an inclusive box spans [x0 - 0.5, x1 + 0.5].
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False,
+                               edgecolor=colour, linewidth=1.5, linestyle="--"))
+    ax.set_xlim(-0.5, img.shape[1] - 0.5)
+    ax.set_ylim(img.shape[0] - 0.5, -0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    text = _tag(title, synthetic)
+    if slice_index is not None:
+        text = f"{text}  z={slice_index}".strip() if text else f"z={slice_index}"
+    if text:
+        ax.set_title(text, fontsize=9)
+    return ax
+
+
+def _score_text(score, seconds) -> str:
+    parts = []
+    if score is not None:
+        if isinstance(score, Mapping):
+            d = score.get("dsc", score.get("dice"))
+            s = score.get("nsd")
+        else:
+            d, s = score, None
+        if d is not None:
+            parts.append(f"Dice {_fmt(d)}")
+        if s is not None:
+            parts.append(f"NSD {_fmt(s)}")
+    if seconds is not None:
+        parts.append(f"{seconds:.2f} s" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms")
+    return " · ".join(parts)
+
+
+def _fmt(v) -> str:
+    v = float(v)
+    return "n/a" if math.isnan(v) else f"{v:.3f}"
+
+
+def side_by_side(image, gt, results: Mapping, *, boxes, scores=None, times=None, slice_index=None,
+                 synthetic=False, title=None, panel_size: float = 3.0):
+    """Image + boxes, ground truth and each method's segmentation in one row.
+
+    Parameters
+    ----------
+    image : ndarray
+        2D image (H, W, 3)/(H, W) or a volume (D, H, W).
+    gt : ndarray or None
+        Ground-truth instance map with the image's spatial shape; None drops the GT panel.
+    results : dict
+        Method name -> :class:`~classicseg.result.SegmentationResult` or label map.
+    boxes : array-like
+        (N, 4) or (N, 6) prompt boxes (inclusive maxima).
+    scores : dict, optional
+        Method name -> Dice float or a dict with ``dsc``/``dice`` and ``nsd`` (e.g. the output
+        of :func:`classicseg.metrics.score_case`), printed under the panel.
+    times : dict, optional
+        Method name -> seconds; defaults to each SegmentationResult's ``seconds``.
+    slice_index : int, optional
+        Volumes: slice to show (default :func:`default_slice`).
+    synthetic : bool
+        Tag every title "(synthetic)".
+    title : str, optional
+        Figure title (e.g. the case name).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per panel: image, [GT], then the methods in ``results`` order.
+    """
+    img = np.asarray(image)
+    volume = _is_volume(img, boxes)
+    spatial = img.shape if volume else img.shape[:2]
+    gt = _as_mask(gt, spatial, "gt")
+    masks = {name: _as_mask(r, spatial, f"results[{name!r}]") for name, r in results.items()}
+    if volume:
+        if slice_index is None:
+            slice_index = default_slice(img.shape, gt=gt, boxes=boxes)
+        if not 0 <= int(slice_index) < img.shape[0]:
+            raise ValueError(f"slice_index {slice_index} outside the volume's {img.shape[0]} slices")
+        slice_index = int(slice_index)
+        view = img[slice_index]
+        gt = None if gt is None else gt[slice_index]
+        masks = {k: v[slice_index] for k, v in masks.items()}
+    else:
+        view, slice_index = img, None
+    scores = scores or {}
+    times = dict(times or {})
+    for name, r in results.items():
+        if name not in times and getattr(r, "seconds", None) is not None and hasattr(r, "segs"):
+            times[name] = float(r.seconds)
+    n_ids = max([len(np.asarray(boxes).reshape(-1, np.asarray(boxes).shape[-1]))
+                 if np.asarray(boxes).size else 0]
+                + [int(m.max()) for m in [gt, *masks.values()] if m is not None and m.size])
+    panels = [("image + box", None, True)] + ([("ground truth", gt, False)] if gt is not None else [])
+    panels += [(name, m, False) for name, m in masks.items()]
+    fig = _new_figure((panel_size * len(panels), panel_size + 0.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, m, with_boxes) in zip(axes, panels):
+        overlay(ax, view, m, boxes if with_boxes or m is not None else None, title=name,
+                synthetic=synthetic, slice_index=slice_index, n_colours=n_ids,
+                box_colour="yellow" if with_boxes else "white")
+        if name in masks:
+            text = _score_text(scores.get(name), times.get(name))
+            if text:
+                ax.set_xlabel(text, fontsize=9)
+    if title:
+        fig.suptitle(_tag(title, synthetic), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- lessons
+
+def histogram_split(values, thresholds: Mapping, *, bins=100, title=None, synthetic=False,
+                    log: bool = False, value_range=None):
+    """Histogram of intensities with one vertical line per candidate threshold.
+
+    Used by the PET lesson: the same box histogram split by Otsu, GHT, MET, ... .
+
+    Parameters
+    ----------
+    values : array-like
+        Intensities (any shape; flattened).
+    thresholds : dict
+        Name -> threshold value (the line is labelled with both).
+    bins : int or sequence
+        Passed to ``numpy.histogram``.
+    log : bool
+        Logarithmic count axis (long PET tails).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes.
+
+    Examples
+    --------
+    >>> fig = histogram_split(np.r_[np.zeros(50), np.ones(10) * 5], {"otsu": 2.5}, bins=10)
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['otsu = 2.5']
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 0:
+        raise ValueError("values is empty; nothing to histogram")
+    if not np.all(np.isfinite(v)):
+        raise ValueError("values contains NaN or inf")
+    counts, edges = np.histogram(v, bins=bins, range=value_range)
+    fig = _new_figure((6, 3.2))
+    ax = fig.add_subplot()
+    ax.stairs(counts, edges, fill=True, color="0.75", label="_hist")
+    from matplotlib import colormaps
+
+    cols = colormaps["tab10"].colors
+    for i, (name, t) in enumerate(thresholds.items()):
+        t = float(t)
+        ax.axvline(t, color=cols[i % 10], linewidth=2, label=f"{name} = {t:.4g}")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("intensity")
+    ax.set_ylabel("count")
+    if thresholds:
+        ax.legend(fontsize=8)
+    ax.set_title(_tag(title if title is not None else "intensity histogram", synthetic), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _records(table) -> list[dict]:
+    """Rows of a pandas DataFrame, a list of dicts or a dict of columns, as a list of dicts."""
+    if hasattr(table, "to_dict") and hasattr(table, "columns"):
+        return table.to_dict("records")
+    if isinstance(table, Mapping):
+        keys = list(table)
+        cols = [list(table[k]) for k in keys]
+        if len({len(c) for c in cols}) > 1:
+            raise ValueError("table: columns have different lengths")
+        return [dict(zip(keys, vals)) for vals in zip(*cols)]
+    rows = list(table)
+    if rows and not isinstance(rows[0], Mapping):
+        raise ValueError("table must be a DataFrame, a dict of columns or a list of dict rows")
+    return rows
+
+
+def failure_gallery(rows, *, n: int = 8, sort: bool = True, synthetic=None, panel_size: float = 2.4):
+    """Grid of the cases where two methods disagree most: image, GT, method A, method B per row.
+
+    Parameters
+    ----------
+    rows : list of dict or DataFrame
+        Each row: ``image``, ``gt``, ``preds`` (dict of exactly two name -> mask or
+        SegmentationResult), and optionally ``name``, ``dice`` (name -> float), ``gap`` (default
+        ``dice[A] - dice[B]``), ``boxes``, ``slice_index`` (volumes), ``synthetic``.
+    n : int
+        Number of rows shown.
+    sort : bool
+        Show the largest absolute Dice gaps first.
+    synthetic : bool, optional
+        Force the "(synthetic)" tag on (or off) for every row; default: each row's own flag.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``4 * min(n, len(rows))`` axes.
+    """
+    rows = _records(rows)
+    if not rows:
+        raise ValueError("failure_gallery: rows is empty")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    prepared = []
+    for i, r in enumerate(rows):
+        missing = {"image", "gt", "preds"} - set(r)
+        if missing:
+            raise ValueError(f"failure_gallery: row {i} lacks {sorted(missing)}")
+        preds = dict(r["preds"])
+        if len(preds) != 2:
+            raise ValueError(f"failure_gallery: row {i} needs exactly two predictions, got {list(preds)}")
+        dice = dict(r.get("dice") or {})
+        (a, _), (b, _) = preds.items()
+        gap = r.get("gap")
+        if gap is None and a in dice and b in dice:
+            gap = float(dice[a]) - float(dice[b])
+        prepared.append((i, r, preds, dice, gap))
+    if sort:
+        prepared.sort(key=lambda t: -abs(t[4]) if t[4] is not None and not math.isnan(t[4]) else math.inf)
+    prepared = prepared[:n]
+    fig = _new_figure((panel_size * 4, panel_size * len(prepared) + 0.3))
+    axes = fig.subplots(len(prepared), 4, squeeze=False)
+    for row_axes, (i, r, preds, dice, gap) in zip(axes, prepared):
+        img = np.asarray(r["image"])
+        boxes = r.get("boxes")
+        volume = _is_volume(img, boxes)
+        gt = _as_mask(r["gt"], img.shape if volume else img.shape[:2], f"rows[{i}]['gt']")
+        masks = {k: _as_mask(v, gt.shape, f"rows[{i}]['preds'][{k!r}]") for k, v in preds.items()}
+        z = None
+        if volume:
+            z = r.get("slice_index")
+            z = default_slice(img.shape, gt=gt, boxes=boxes) if z is None else int(z)
+            img, gt = img[z], gt[z]
+            masks = {k: v[z] for k, v in masks.items()}
+        syn = bool(r.get("synthetic", False)) if synthetic is None else bool(synthetic)
+        name = str(r.get("name", f"case {i}"))
+        gap_txt = f"  gap {gap:+.3f}" if gap is not None and not math.isnan(gap) else ""
+        n_ids = max([int(m.max()) for m in [gt, *masks.values()] if m.size] + [1])
+        overlay(row_axes[0], img, None, boxes, title=f"{name}{gap_txt}", synthetic=syn, slice_index=z,
+                box_colour="yellow", n_colours=n_ids)
+        overlay(row_axes[1], img, gt, None, title="ground truth", n_colours=n_ids)
+        for ax, (k, m) in zip(row_axes[2:], masks.items()):
+            d = dice.get(k)
+            overlay(ax, img, m, None, title=k if d is None else f"{k}: Dice {_fmt(d)}", n_colours=n_ids)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- reports
+
+def _group_mean(rows, by, hue, metric):
+    groups, hues = [], []
+    acc: dict[tuple, list] = {}
+    for r in rows:
+        for key in (by, hue, metric):
+            if key not in r:
+                raise ValueError(f"table has no column {key!r} (columns: {sorted(r)})")
+        g, h = r[by], r[hue]
+        if g not in groups:
+            groups.append(g)
+        if h not in hues:
+            hues.append(h)
+        v = float(r[metric])
+        if not math.isnan(v):
+            acc.setdefault((g, h), []).append(v)
+    return groups, hues, acc
+
+
+def bar_by_modality(table, *, metric: str = "dsc", by: str = "modality", hue: str = "method",
+                    title=None, synthetic=False):
+    """Grouped bars: mean ``metric`` per ``by`` (modality) for each ``hue`` (method), with SD whiskers.
+
+    Parameters
+    ----------
+    table : DataFrame, list of dict or dict of columns
+        One row per case and method (e.g. the pipeline's per-case score table).
+    metric, by, hue : str
+        Column names (defaults match :func:`classicseg.metrics.score_case` and the reports).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; one bar per modality and method.
+
+    Examples
+    --------
+    >>> t = {"modality": ["CT", "CT", "US", "US"], "method": ["a", "b", "a", "b"], "dsc": [.9, .8, .7, .6]}
+    >>> len(bar_by_modality(t).axes[0].patches)  # 2 modalities x 2 methods
+    4
+    """
+    rows = _records(table)
+    if not rows:
+        raise ValueError("bar_by_modality: table is empty")
+    groups, hues, acc = _group_mean(rows, by, hue, metric)
+    x = np.arange(len(groups))
+    width = 0.8 / max(len(hues), 1)
+    fig = _new_figure((max(5.0, 0.9 * len(groups) * max(1, len(hues)) ** 0.5 + 2), 3.5))
+    ax = fig.add_subplot()
+    for j, h in enumerate(hues):
+        means = [np.mean(acc[(g, h)]) if acc.get((g, h)) else np.nan for g in groups]
+        sds = [np.std(acc[(g, h)]) if acc.get((g, h)) else 0.0 for g in groups]
+        ax.bar(x + (j - (len(hues) - 1) / 2) * width, means, width, yerr=sds, capsize=2, label=str(h))
+    ax.set_xticks(x, [str(g) for g in groups], rotation=30, ha="right")
+    ax.set_ylabel(f"mean {metric}")
+    if metric.lower() in ("dsc", "dice", "nsd"):
+        ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=8, ncols=min(len(hues), 4))
+    ax.set_title(_tag(title if title is not None else f"{metric} by {by}", synthetic), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def time_vs_dice(table, *, time: str = "seconds", metric: str = "dsc", hue: str = "method",
+                 log_time: bool = True, title=None, synthetic=False):
+    """Scatter of per-case run time against ``metric``, one colour per method, medians as stars.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; one scatter collection per method plus one for the medians.
+
+    Examples
+    --------
+    >>> t = [{"method": "a", "seconds": 0.01, "dsc": 0.8}, {"method": "b", "seconds": 1.2, "dsc": 0.9}]
+    >>> len(time_vs_dice(t).axes[0].collections)
+    3
+    """
+    rows = _records(table)
+    if not rows:
+        raise ValueError("time_vs_dice: table is empty")
+    from matplotlib import colormaps
+
+    cols = colormaps["tab10"].colors
+    fig = _new_figure((5.5, 3.8))
+    ax = fig.add_subplot()
+    _, hues, _ = _group_mean(rows, hue, hue, metric)
+    med_x, med_y, med_c = [], [], []
+    for j, h in enumerate(hues):
+        t = np.array([float(r[time]) for r in rows if r[hue] == h])
+        d = np.array([float(r[metric]) for r in rows if r[hue] == h])
+        ok = np.isfinite(t) & np.isfinite(d)
+        if log_time:
+            ok &= t > 0
+        ax.scatter(t[ok], d[ok], s=14, alpha=0.6, color=cols[j % 10], label=str(h))
+        if ok.any():
+            med_x.append(np.median(t[ok]))
+            med_y.append(np.median(d[ok]))
+            med_c.append(cols[j % 10])
+    ax.scatter(med_x, med_y, marker="*", s=180, c=med_c, edgecolors="black", label="median")
+    if log_time:
+        ax.set_xscale("log")
+    ax.set_xlabel(f"{time} per case" + (" (log)" if log_time else ""))
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=8)
+    ax.set_title(_tag(title if title is not None else f"time vs {metric}", synthetic), fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,743 @@
+"""Jupyter widgets: draw a box, see every method's segmentation and score update.
+
+* :class:`BoxSelector` -- one prompt box on an image or a volume slice, drawn with the mouse.
+  Backends: ``jupyter-bbox-widget`` (primary; an anywidget, no lab extension) or ipympl's
+  interactive matplotlib canvas with a ``RectangleSelector`` (fallback).
+* :class:`InteractiveComparison` -- a BoxSelector plus a side-by-side figure (image + box, ground
+  truth, each method) with Dice / NSD / time under each panel, recomputed when the box changes.
+* :class:`FailureGallery` -- browse the cases where two methods disagree most.
+
+Every widget starts with a sensible box and computes at construction, so notebooks run headless
+(nbval, nbconvert) with no human; setting ``.box`` from Python behaves exactly like drawing it,
+which is how tests and notebooks "move" the box. ipywidgets, jupyter-bbox-widget and ipympl are
+imported inside this module only, so ``import classicseg`` stays light.
+
+Box conventions: boxes are returned in the Case conventions, ``[x0, y0, x1, y1]`` for an image
+and ``[x0, y0, z0, x1, y1, z1]`` for a volume, in pixels with **inclusive** maxima. A widget
+rectangle lies on pixel edges: ``{"x": x0, "width": x1 - x0 + 1}``.
+
+Examples
+--------
+>>> import numpy as np
+>>> sel = BoxSelector(np.zeros((40, 60, 3), np.uint8))  # no box given: the central 50 %
+>>> sel.box.tolist()
+[15, 10, 44, 29]
+>>> seen = []
+>>> _ = sel.on_change(seen.append)
+>>> sel.box = [5, 5, 20, 20]
+>>> seen[-1].tolist()
+[5, 5, 20, 20]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import math
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from .boxes import box_slices, clip_box
+from .io import Case, to_uint8
+
+__all__ = [
+    "BoxSelector", "InteractiveComparison", "FailureGallery", "image_png", "widget_to_box",
+    "box_to_widget", "extents_to_box", "box_to_extents", "default_box", "target_label",
+]
+
+BACKENDS = ("auto", "bbox", "ipympl")
+
+
+# --------------------------------------------------------------------------- conversions
+
+def image_png(image) -> bytes:
+    """PNG bytes of a 2D image (H, W) or (H, W, 3); non-uint8 input is min-max scaled.
+
+    Examples
+    --------
+    >>> image_png(np.zeros((4, 5), np.uint8))[:4]
+    b'\\x89PNG'
+    """
+    import cv2
+
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[-1] == 4:
+        a = a[..., :3]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] == 3)) or a.size == 0:
+        raise ValueError(f"image must be a non-empty (H, W) or (H, W, 3) array, got shape {a.shape}")
+    a = to_uint8(a)
+    if a.ndim == 3:
+        a = cv2.cvtColor(np.ascontiguousarray(a), cv2.COLOR_RGB2BGR)  # OpenCV writes BGR
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(a))
+    if not ok:  # pragma: no cover - OpenCV only fails on invalid input, checked above
+        raise ValueError("image: PNG encoding failed")
+    return buf.tobytes()
+
+
+def _finite(d: Mapping, key: str) -> float:
+    try:
+        v = float(d[key])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"widget box {dict(d)!r} lacks a numeric {key!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"widget box {dict(d)!r}: {key!r} is not finite")
+    return v
+
+
+def _clip_edges(x0: float, x1: float, size: int) -> tuple[int, int]:
+    """Pixel-edge interval -> inclusive indices of the pixels whose centre (i + 0.5) it covers,
+    clipped to 0..size-1; at least one pixel. (Not round(): Python rounds halves to even,
+    which would make a drag between pixel centres lopsided.)"""
+    lo, hi = sorted((x0, x1))
+    i0 = int(np.clip(math.ceil(lo - 0.5), 0, size - 1))
+    i1 = int(np.clip(math.floor(hi - 0.5), 0, size - 1))
+    return i0, max(i0, i1)
+
+
+def widget_to_box(bbox: Mapping, shape) -> np.ndarray:
+    """Box ``[x0, y0, x1, y1]`` (inclusive pixels, clipped to ``shape`` = (H, W, ...)) from a
+    jupyter-bbox-widget dict ``{"x", "y", "width", "height"}`` in pixel-edge coordinates.
+
+    A pixel belongs to the box when its centre lies inside the rectangle; negative sizes (dragged up/left) are
+    normalised; a degenerate rectangle still selects one pixel.
+
+    Examples
+    --------
+    >>> widget_to_box({"x": 10.4, "y": 5, "width": 19.8, "height": 10}, (100, 100)).tolist()
+    [10, 5, 29, 14]
+    >>> widget_to_box({"x": -5, "y": 90, "width": 20, "height": 30}, (100, 100)).tolist()
+    [0, 90, 14, 99]
+    """
+    x, y = _finite(bbox, "x"), _finite(bbox, "y")
+    w, h = _finite(bbox, "width"), _finite(bbox, "height")
+    x0, x1 = _clip_edges(x, x + w, int(shape[1]))
+    y0, y1 = _clip_edges(y, y + h, int(shape[0]))
+    return np.array([x0, y0, x1, y1], np.int64)
+
+
+def box_to_widget(box, label: str = "box") -> dict:
+    """jupyter-bbox-widget dict for an inclusive 2D box (the inverse of :func:`widget_to_box`).
+
+    Examples
+    --------
+    >>> box_to_widget([10, 5, 29, 14])
+    {'x': 10, 'y': 5, 'width': 20, 'height': 10, 'label': 'box'}
+    """
+    x0, y0, x1, y1 = (int(v) for v in _box2d(box))
+    return {"x": x0, "y": y0, "width": x1 - x0 + 1, "height": y1 - y0 + 1, "label": label}
+
+
+def extents_to_box(extents, shape) -> np.ndarray:
+    """Box from a matplotlib ``RectangleSelector.extents`` ``(xmin, xmax, ymin, ymax)`` in data
+    coordinates of ``imshow`` (pixel centres on integers, so edges at ``i - 0.5``).
+
+    Examples
+    --------
+    >>> extents_to_box((9.5, 29.5, 4.5, 14.5), (100, 100)).tolist()
+    [10, 5, 29, 14]
+    """
+    xmin, xmax, ymin, ymax = (float(v) for v in extents)
+    if not all(math.isfinite(v) for v in (xmin, xmax, ymin, ymax)):
+        raise ValueError(f"extents {extents!r} are not finite")
+    x0, x1 = _clip_edges(xmin + 0.5, xmax + 0.5, int(shape[1]))
+    y0, y1 = _clip_edges(ymin + 0.5, ymax + 0.5, int(shape[0]))
+    return np.array([x0, y0, x1, y1], np.int64)
+
+
+def box_to_extents(box) -> tuple[float, float, float, float]:
+    """``(xmin, xmax, ymin, ymax)`` selector extents of an inclusive 2D box."""
+    x0, y0, x1, y1 = (int(v) for v in _box2d(box))
+    return (x0 - 0.5, x1 + 0.5, y0 - 0.5, y1 + 0.5)
+
+
+def _box2d(box) -> np.ndarray:
+    b = np.asarray(box)
+    if b.shape == (6,):
+        b = b[[0, 1, 3, 4]]
+    if b.shape != (4,):
+        raise ValueError(f"box must have 4 (2D) or 6 (3D) coordinates, got shape {b.shape}")
+    return b
+
+
+def default_box(shape, *, volume: bool) -> np.ndarray:
+    """The central 50 % of an image (H, W, ...) or a volume (D, H, W), inclusive.
+
+    Examples
+    --------
+    >>> default_box((40, 60, 3), volume=False).tolist()
+    [15, 10, 44, 29]
+    >>> default_box((8, 40, 60), volume=True).tolist()
+    [15, 10, 2, 44, 29, 5]
+    """
+    def half(n):
+        return n // 4, max(n // 4, n - 1 - n // 4)
+
+    if volume:
+        d, h, w = shape[:3]
+        (z0, z1), (y0, y1), (x0, x1) = half(d), half(h), half(w)
+        return np.array([x0, y0, z0, x1, y1, z1], np.int64)
+    h, w = shape[:2]
+    (y0, y1), (x0, x1) = half(h), half(w)
+    return np.array([x0, y0, x1, y1], np.int64)
+
+
+def target_label(gts, box) -> int:
+    """The ground-truth instance a box is meant to select: the label with the most voxels inside
+    the box (ties: the smaller label); 0 when the box holds no labelled voxel.
+
+    Examples
+    --------
+    >>> g = np.zeros((10, 10), np.uint8); g[1:4, 1:4] = 1; g[5:9, 5:9] = 2
+    >>> target_label(g, [4, 4, 9, 9]), target_label(g, [0, 0, 9, 9]), target_label(g, [0, 5, 3, 9])
+    (2, 2, 0)
+    """
+    crop = np.asarray(gts)[box_slices(box)]
+    counts = np.bincount(crop.ravel().astype(np.int64)) if crop.size else np.zeros(1, np.int64)
+    counts[0] = 0
+    return int(np.argmax(counts)) if counts.max() > 0 else 0
+
+
+# --------------------------------------------------------------------------- box selector
+
+def _import_ipympl():
+    """``ipympl.backend_nbagg`` without its side effect on the user's plots.
+
+    Importing the ``ipympl`` package while matplotlib is loaded calls
+    ``matplotlib.use("module://ipympl.backend_nbagg")``: every later pyplot figure in the notebook
+    would become a widget. The selector only needs ipympl's Canvas class, so the previous
+    backend (and fallback flag) are put back.
+    """
+    import importlib
+    import sys
+
+    if "ipympl" in sys.modules or "matplotlib" not in sys.modules:
+        return importlib.import_module("ipympl.backend_nbagg")
+    import matplotlib
+
+    prev, fallback = matplotlib.rcParams._get("backend"), matplotlib.rcParams._get("backend_fallback")
+    mod = importlib.import_module("ipympl.backend_nbagg")
+    if matplotlib.rcParams._get("backend") is not prev:
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            plt.switch_backend(prev)
+        else:
+            matplotlib.rcParams._set("backend", prev)
+    matplotlib.rcParams._set("backend_fallback", fallback)
+    return mod
+
+
+def _resolve_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend != "auto":
+        return backend
+    try:
+        import jupyter_bbox_widget  # noqa: F401
+
+        return "bbox"
+    except ImportError:
+        pass
+    try:
+        _import_ipympl()
+        return "ipympl"
+    except ImportError:
+        raise ImportError("BoxSelector needs jupyter-bbox-widget or ipympl: "
+                          "pip install 'classicseg[notebooks]'") from None
+
+
+class BoxSelector:
+    """Draw one prompt box on an image or on a slice of a volume.
+
+    Parameters
+    ----------
+    image_or_volume : Case or ndarray
+        A :class:`~classicseg.io.Case` (its first box is the default box), a 2D image (H, W, 3)
+        or (H, W), or a volume (D, H, W).
+    box : array-like, optional
+        Starting box: [x0, y0, x1, y1], or [x0, y0, z0, x1, y1, z1] for a volume (a 4-value box
+        on a volume keeps the default z range). Clipped to the image.
+    on_change : callable, optional
+        Called with the new box (int64 array, Case conventions) whenever it changes: drawn with
+        the mouse, moved on the z-range slider, or assigned to :attr:`box`.
+    backend : {"auto", "bbox", "ipympl"}
+        "bbox" = jupyter-bbox-widget; "ipympl" = matplotlib ``RectangleSelector`` on an ipympl
+        canvas; "auto" takes the first one installed.
+    slice_index : int, optional
+        Volumes: the slice shown first (default: the centre of the box's z range).
+
+    Attributes
+    ----------
+    widget : ipywidgets.Widget
+        The box to display (the selector itself also displays as it).
+    slice_slider, z_slider : ipywidgets.IntSlider / IntRangeSlider or None
+        Volumes only: the slice shown and the box's z range.
+    """
+
+    def __init__(self, image_or_volume, *, box=None, on_change: Callable | None = None,
+                 backend: str = "auto", slice_index: int | None = None, label: str = "box"):
+        import ipywidgets as W
+
+        case_box = None
+        if isinstance(image_or_volume, Case):
+            self.volume = image_or_volume.is_3d
+            self.image = image_or_volume.image
+            if image_or_volume.n_boxes:
+                case_box = image_or_volume.boxes[0]
+        else:
+            a = np.asarray(image_or_volume)
+            if a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (3, 4)):
+                self.volume = False
+            elif a.ndim == 3:
+                self.volume = True
+            else:
+                raise ValueError(f"image_or_volume must be (H, W), (H, W, 3) or (D, H, W), got shape {a.shape}")
+            if a.size == 0:
+                raise ValueError(f"image_or_volume is empty, shape {a.shape}")
+            self.image = a
+        self.shape = self.image.shape if self.volume else self.image.shape[:2]
+        self.label = label
+        self.backend = _resolve_backend(backend)
+        self._callbacks: list[Callable] = []
+        self._slice_callbacks: list[Callable] = []
+        self._muted = False
+
+        start = default_box(self.shape, volume=self.volume)
+        if case_box is not None:
+            start = self._validate(case_box, start)
+        if box is not None:
+            start = self._validate(box, start)
+        self._box = start
+
+        self.slice_slider = self.z_slider = None
+        controls = []
+        if self.volume:
+            z0, z1 = int(start[2]), int(start[5])
+            if slice_index is None:
+                slice_index = (z0 + z1) // 2
+            if not 0 <= int(slice_index) < self.shape[0]:
+                raise ValueError(f"slice_index {slice_index} outside the volume's {self.shape[0]} slices")
+            self.slice_slider = W.IntSlider(value=int(slice_index), min=0, max=self.shape[0] - 1,
+                                            description="slice", continuous_update=False)
+            self.z_slider = W.IntRangeSlider(value=(z0, z1), min=0, max=self.shape[0] - 1,
+                                             description="box z", continuous_update=False)
+            self.slice_slider.observe(self._on_slice, names="value")
+            self.z_slider.observe(self._on_z, names="value")
+            controls = [self.slice_slider, self.z_slider]
+        elif slice_index is not None:
+            raise ValueError("slice_index is only meaningful for a volume")
+
+        if self.backend == "bbox":
+            self._build_bbox()
+        else:
+            self._build_ipympl()
+        self.widget = W.VBox([*controls, self._canvas])
+        if on_change is not None:
+            self.on_change(on_change)
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def box(self) -> np.ndarray:
+        """Current box (copy): [x0, y0, x1, y1], or [x0, y0, z0, x1, y1, z1] for a volume."""
+        return self._box.copy()
+
+    @box.setter
+    def box(self, value) -> None:
+        new = self._validate(value, self._box)
+        self._show_box(new)
+        if self.volume and self.z_slider is not None:
+            with self._mute():
+                self.z_slider.value = (int(new[2]), int(new[5]))
+        self._commit(new)
+
+    @property
+    def box2d(self) -> np.ndarray:
+        """The in-plane part [x0, y0, x1, y1] of the box."""
+        return _box2d(self._box).copy()
+
+    @property
+    def slice_index(self) -> int | None:
+        """Slice shown (volumes), else None. Assignable."""
+        return None if self.slice_slider is None else int(self.slice_slider.value)
+
+    @slice_index.setter
+    def slice_index(self, value) -> None:
+        if self.slice_slider is None:
+            raise ValueError("slice_index is only meaningful for a volume")
+        if not 0 <= int(value) < self.shape[0]:
+            raise ValueError(f"slice_index {value} outside the volume's {self.shape[0]} slices")
+        self.slice_slider.value = int(value)
+
+    def on_change(self, callback: Callable) -> Callable:
+        """Register ``callback(box)`` for box changes; returns it (usable as a decorator)."""
+        if not callable(callback):
+            raise ValueError(f"on_change needs a callable, got {callback!r}")
+        self._callbacks.append(callback)
+        return callback
+
+    def on_slice(self, callback: Callable) -> Callable:
+        """Register ``callback(slice_index)`` for changes of the displayed slice (volumes)."""
+        self._slice_callbacks.append(callback)
+        return callback
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        kind = f"volume {self.shape}" if self.volume else f"image {self.shape}"
+        return f"BoxSelector({kind}, box={self._box.tolist()}, backend={self.backend!r})"
+
+    # ----------------------------------------------------------------- internals
+
+    def _validate(self, value, previous) -> np.ndarray:
+        b = np.asarray(value, dtype=float)
+        if b.shape not in ((4,), (6,)) or not np.all(np.isfinite(b)):
+            raise ValueError(f"box must be 4 (or, for a volume, 6) finite numbers, got {value!r}")
+        if not np.all(b == np.round(b)):
+            raise ValueError(f"box must hold whole pixel indices, got {value!r}")
+        b = b.astype(np.int64)
+        if b.size == 6 and not self.volume:
+            raise ValueError(f"box {b.tolist()} has 6 coordinates but the input is a 2D image")
+        if self.volume and b.size == 4:
+            b = np.array([b[0], b[1], previous[2], b[2], b[3], previous[5]], np.int64)
+        k = b.size // 2
+        if np.any(b[:k] > b[k:]):
+            raise ValueError(f"box {b.tolist()} is inverted (min > max)")
+        hi = np.array(self.shape[::-1]) - 1  # (x, y[, z]) maxima
+        if np.any(b[k:] < 0) or np.any(b[:k] > hi):
+            raise ValueError(f"box {b.tolist()} lies entirely outside the image of shape {self.shape}")
+        return clip_box(b, self.shape)
+
+    @contextlib.contextmanager
+    def _mute(self):
+        """Ignore the widget events caused by our own display updates."""
+        prev, self._muted = self._muted, True
+        try:
+            yield
+        finally:
+            self._muted = prev
+
+    def _commit(self, new: np.ndarray) -> None:
+        if np.array_equal(new, self._box):
+            return
+        self._box = new
+        for cb in list(self._callbacks):
+            cb(self._box.copy())
+
+    def _current_slice_image(self) -> np.ndarray:
+        return self.image[self.slice_index] if self.volume else self.image
+
+    def _on_slice(self, change) -> None:
+        self._show_image()
+        for cb in list(self._slice_callbacks):
+            cb(int(change["new"]))
+
+    def _on_z(self, change) -> None:
+        if self._muted:
+            return
+        z0, z1 = (int(v) for v in change["new"])
+        new = self._box.copy()
+        new[2], new[5] = z0, z1
+        self._commit(new)
+
+    def _from_drawing(self, box2d: np.ndarray) -> None:
+        new = self._box.copy()
+        if self.volume:
+            new[[0, 1, 3, 4]] = box2d
+        else:
+            new[:] = box2d
+        self._commit(new)
+
+    # jupyter-bbox-widget backend ------------------------------------------------
+
+    def _build_bbox(self) -> None:
+        from jupyter_bbox_widget import BBoxWidget
+
+        self._canvas = BBoxWidget(image_bytes=image_png(self._current_slice_image()),
+                                  bboxes=[box_to_widget(self._box, self.label)],
+                                  classes=[self.label], label=self.label, hide_buttons=True)
+        self._canvas.observe(self._on_bboxes, names="bboxes")
+
+    def _on_bboxes(self, change) -> None:
+        if self._muted:
+            return
+        boxes = list(change["new"] or [])
+        if not boxes:
+            # Deleting the box leaves nothing to segment: keep (and redraw) the last one.
+            self._show_box(self._box)
+            return
+        latest = boxes[-1]
+        if _finite(latest, "width") == 0 or _finite(latest, "height") == 0:
+            # On mouse-down the widget syncs a new 0 x 0 rectangle; the drawn one arrives on
+            # mouse-up. Touching the list now (trimming it) would abort the drag in the browser.
+            return
+        # The widget appends a newly drawn rectangle: the latest one is the prompt. Keep only it
+        # on screen so the picture always shows the box the numbers belong to.
+        box2d = widget_to_box(latest, self.shape[-2:])
+        if len(boxes) > 1:
+            self._show_box(box2d)
+        self._from_drawing(box2d)
+
+    # ipympl backend ------------------------------------------------------------
+
+    def _build_ipympl(self) -> None:
+        from matplotlib.figure import Figure
+        from matplotlib.widgets import RectangleSelector
+
+        nbagg = _import_ipympl()
+        Canvas, FigureManager = nbagg.Canvas, nbagg.FigureManager
+        img = to_uint8(self._current_slice_image())
+        h, w = img.shape[:2]
+        fig = Figure(figsize=(min(8.0, 5.0 * w / max(h, w) + 0.5), min(8.0, 5.0 * h / max(h, w) + 0.5)))
+        canvas = Canvas(fig)
+        FigureManager(canvas, 0)  # wires toolbar and event handling to the canvas
+        canvas.header_visible = False
+        ax = fig.add_axes((0, 0, 1, 1))
+        self._im = ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+        ax.set_axis_off()
+        # useblit=False: blitting needs a drawn background the ipympl canvas may not have yet.
+        self._selector = RectangleSelector(ax, self._on_select, useblit=False, interactive=True,
+                                           button=[1], minspanx=0.5, minspany=0.5, spancoords="data",
+                                           props=dict(edgecolor="yellow", fill=False, linewidth=2))
+        self._fig, self._canvas = fig, canvas
+        self._selector.extents = box_to_extents(self._box)
+        canvas.draw_idle()
+
+    def _on_select(self, eclick, erelease) -> None:
+        if self._muted:
+            return
+        self._from_drawing(extents_to_box(self._selector.extents, self.shape[-2:]))
+
+    # shared display updates ----------------------------------------------------
+
+    def _show_box(self, box) -> None:
+        with self._mute():
+            if self.backend == "bbox":
+                self._canvas.bboxes = [box_to_widget(box, self.label)]
+            else:
+                # Setting extents does not call onselect (matplotlib behaviour); _commit does
+                # the notifying for programmatic changes.
+                self._selector.extents = box_to_extents(box)
+                self._canvas.draw_idle()
+
+    def _show_image(self) -> None:
+        img = self._current_slice_image()
+        if self.backend == "bbox":
+            self._canvas.image_bytes = image_png(img)
+        else:
+            self._im.set_data(to_uint8(img))
+            self._canvas.draw_idle()
+
+
+# --------------------------------------------------------------------------- comparison viewer
+
+def _as_result(out, shape, name):
+    """A method's return value as a label map (SegmentationResult or array accepted)."""
+    segs = np.asarray(getattr(out, "segs", out))
+    if segs.shape != tuple(shape):
+        raise ValueError(f"method {name!r} returned a mask of shape {segs.shape}, expected {tuple(shape)}")
+    return segs
+
+
+class InteractiveComparison:
+    """Draw a box; every method segments it; see the masks, Dice, NSD and time side by side.
+
+    Parameters
+    ----------
+    case : Case
+        The image (2D or 3D) with, optionally, ground truth ``gts`` (scores need it).
+    methods : dict
+        Name -> ``callable(image, boxes) -> SegmentationResult`` (or a label map), called with
+        the case image and the current box as a (1, 4) / (1, 6) array.
+    slice_index : int, optional
+        Volumes: slice shown first.
+    box : array-like, optional
+        Starting box (default: the case's first box, else the central 50 %).
+    backend : str
+        BoxSelector backend.
+    flavour : {"challenge", "correct"}
+        NSD flavour (see :mod:`classicseg.metrics`).
+
+    Attributes
+    ----------
+    selector : BoxSelector
+    last : dict
+        Method name -> {"dice", "nsd", "seconds"} (or {"error": message}) for the current box.
+    results : dict
+        Method name -> SegmentationResult (or label map) for the current box.
+    label : int
+        Ground-truth instance scored against (see :func:`target_label`); 0 without GT.
+    figure : matplotlib.figure.Figure
+        The side-by-side figure shown now.
+    n_updates : int
+        How many times the methods were run.
+
+    The ground-truth object is the GT instance with the most voxels inside the box, so a box
+    around any object of the case is scored against that object.
+    """
+
+    def __init__(self, case: Case, methods: Mapping[str, Callable], *, slice_index=None, box=None,
+                 backend: str = "auto", flavour: str = "challenge"):
+        import ipywidgets as W
+
+        if not isinstance(case, Case):
+            raise ValueError(f"case must be a classicseg Case, got {type(case).__name__}")
+        if not methods or not all(callable(f) for f in methods.values()):
+            raise ValueError("methods must be a non-empty dict of name -> callable(image, boxes)")
+        self.case, self.methods, self.flavour = case, dict(methods), flavour
+        self.last: dict = {}
+        self.results: dict = {}
+        self.label = 0
+        self.figure = None
+        self.n_updates = 0
+        self.selector = BoxSelector(case, box=box, backend=backend, slice_index=slice_index)
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        self.scores = W.HTML()
+        self.widget = W.VBox([self.selector.widget, self.scores, self.image])
+        self._compute(self.selector.box, raise_errors=True)
+        self.selector.on_change(self._compute)
+        self.selector.on_slice(lambda _z: self._render())
+
+    @property
+    def box(self) -> np.ndarray:
+        return self.selector.box
+
+    @box.setter
+    def box(self, value) -> None:
+        self.selector.box = value
+
+    def _compute(self, box, *, raise_errors: bool = False) -> None:
+        from .metrics import score_case
+
+        case = self.case
+        boxes = np.asarray(box, np.int64)[None]
+        gts = case.gts
+        self.label = target_label(gts, box) if gts is not None else 0
+        gt_bin = None if gts is None else (gts == self.label) if self.label else np.zeros(gts.shape, bool)
+        spacing = case.spacing if case.is_3d else None
+        if case.is_3d and spacing is None:
+            spacing = (1.0, 1.0, 1.0)  # unknown: NSD tolerance in voxels (said in the score line)
+        last, results = {}, {}
+        for name, fn in self.methods.items():
+            t0 = time.perf_counter()
+            try:
+                out = fn(case.image, boxes)
+                seconds = time.perf_counter() - t0
+                segs = _as_result(out, case.spatial_shape, name)
+            except Exception as exc:  # one failing method must not blank the others
+                if raise_errors:
+                    raise
+                last[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                continue
+            results[name] = out
+            rec = {"seconds": seconds, "dice": math.nan, "nsd": math.nan}
+            if gt_bin is not None:
+                s = score_case(gt_bin.astype(np.uint8), (segs != 0).astype(np.uint8), spacing=spacing,
+                               flavour=self.flavour)
+                rec["dice"], rec["nsd"] = float(s["dsc"]), float(s["nsd"])
+            last[name] = rec
+        self.last, self.results = last, results
+        self.n_updates += 1
+        self._render()
+
+    def _render(self) -> None:
+        from . import viz
+
+        case = self.case
+        gt_show = None
+        if case.gts is not None:
+            gt_show = (case.gts == self.label).astype(np.uint8) if self.label else np.zeros(case.gts.shape, np.uint8)
+        scores = {k: v for k, v in self.last.items() if "error" not in v and case.gts is not None}
+        times = {k: v["seconds"] for k, v in self.last.items() if "error" not in v}
+        fig = viz.side_by_side(case.image, gt_show, self.results, boxes=self.selector.box[None],
+                               scores=scores, times=times, slice_index=self.selector.slice_index,
+                               synthetic=case.synthetic, title=case.name)
+        self.figure = fig
+        self.image.value = viz.figure_png(fig)
+        rows = []
+        for name, rec in self.last.items():
+            if "error" in rec:
+                rows.append(f"<tr><td>{html.escape(name)}</td><td colspan=3 style='color:#b00'>"
+                            f"{html.escape(rec['error'])}</td></tr>")
+            else:
+                rows.append(f"<tr><td>{html.escape(name)}</td><td>{viz._fmt(rec['dice'])}</td>"
+                            f"<td>{viz._fmt(rec['nsd'])}</td><td>{rec['seconds']:.3f}</td></tr>")
+        note = " (synthetic)" if case.synthetic else ""
+        if case.is_3d and case.spacing is None:
+            note += " spacing unknown: NSD tolerance in voxels"
+        self.scores.value = (
+            f"<div class='classicseg-scores' data-box='{self.selector.box.tolist()}'>"
+            f"box {self.selector.box.tolist()} · GT object {self.label}{html.escape(note)}"
+            "<table><tr><th>method</th><th>Dice</th><th>NSD</th><th>seconds</th></tr>"
+            + "".join(rows) + "</table></div>")
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+# --------------------------------------------------------------------------- failure gallery
+
+class FailureGallery:
+    """Browse failure cases one at a time (largest Dice gap first) with a dropdown.
+
+    Parameters
+    ----------
+    rows : list of dict or DataFrame
+        As for :func:`classicseg.viz.failure_gallery`.
+    n : int
+        Number of cases offered (after sorting by the absolute Dice gap).
+
+    Attributes
+    ----------
+    figure : matplotlib.figure.Figure
+        The figure of the selected case.
+    index : int
+        Position of the selected case in the sorted list (assignable).
+    """
+
+    def __init__(self, rows, *, n: int = 8):
+        import ipywidgets as W
+
+        from . import viz
+
+        rows = viz._records(rows)
+        if not rows:
+            raise ValueError("FailureGallery: rows is empty")
+
+        def gap(r):
+            g = r.get("gap")
+            if g is None:
+                d, names = r.get("dice") or {}, list(r.get("preds") or {})
+                if len(names) == 2 and all(k in d for k in names):
+                    g = float(d[names[0]]) - float(d[names[1]])
+            return -abs(g) if g is not None and not math.isnan(g) else math.inf
+
+        self.rows = sorted(rows, key=gap)[:n]
+        options = [(f"{i + 1}. {r.get('name', f'case {i}')}", i) for i, r in enumerate(self.rows)]
+        self.dropdown = W.Dropdown(options=options, value=0, description="case")
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        self.widget = W.VBox([self.dropdown, self.image])
+        self.figure = None
+        self.dropdown.observe(lambda ch: self._show(ch["new"]), names="value")
+        self._show(0)
+
+    @property
+    def index(self) -> int:
+        return int(self.dropdown.value)
+
+    @index.setter
+    def index(self, i) -> None:
+        if not 0 <= int(i) < len(self.rows):
+            raise ValueError(f"index {i} outside 0..{len(self.rows) - 1}")
+        self.dropdown.value = int(i)
+
+    def _show(self, i: int) -> None:
+        from . import viz
+
+        self.figure = viz.failure_gallery([self.rows[i]], n=1, sort=False)
+        self.image.value = viz.figure_png(self.figure)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)

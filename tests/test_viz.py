@@ -1,0 +1,212 @@
+"""Figures: right panels, right colours and boxes, synthetic labelling, no pyplot leaks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+
+from classicseg import viz  # noqa: E402
+from classicseg.result import SegmentationResult  # noqa: E402
+
+
+def _image_gt():
+    img = np.zeros((32, 40, 3), np.uint8)
+    gt = np.zeros((32, 40), np.uint16)
+    gt[4:12, 4:12] = 1
+    gt[18:28, 20:36] = 2
+    img[gt > 0] = 200
+    boxes = np.array([[3, 3, 12, 12], [19, 17, 36, 28]])
+    return img, gt, boxes
+
+
+def _figure_rgb(fig):
+    import cv2
+
+    return cv2.imdecode(np.frombuffer(viz.figure_png(fig), np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_functions_never_leave_figures_in_pyplot():
+    import matplotlib.pyplot as plt
+
+    img, gt, boxes = _image_gt()
+    before = plt.get_fignums()
+    viz.side_by_side(img, gt, {"a": gt}, boxes=boxes)
+    viz.histogram_split(np.arange(10.0), {"t": 4})
+    assert plt.get_fignums() == before
+
+
+def test_overlay_draws_mask_colours_and_inclusive_boxes():
+    from matplotlib.patches import Rectangle
+
+    img, gt, boxes = _image_gt()
+    fig = viz._new_figure((4, 4))
+    ax = fig.add_subplot()
+    viz.overlay(ax, img, gt, boxes, title="case", synthetic=True, alpha=1.0, contour=False)
+    assert ax.get_title() == "case (synthetic)"
+    rects = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(rects) == 2
+    assert rects[0].get_xy() == (2.5, 2.5) and rects[0].get_width() == 10  # pixels 3..12 inclusive
+    # With alpha=1 the top image layer is the label colour table itself.
+    top = ax.get_images()[-1].get_array()
+    table = viz.label_colours(2)
+    np.testing.assert_allclose(top[8, 8], table[1])
+    np.testing.assert_allclose(top[20, 25], table[2])
+    assert top[0, 0][3] == 0  # background transparent
+
+
+def test_overlay_filters_3d_boxes_by_slice_and_needs_a_slice():
+    fig = viz._new_figure((3, 3))
+    ax = fig.add_subplot()
+    boxes = np.array([[1, 1, 0, 5, 5, 2], [2, 2, 4, 6, 6, 6]])
+    viz.overlay(ax, np.zeros((10, 10), np.uint8), None, boxes, slice_index=1)
+    assert len(ax.patches) == 1 and "z=1" in ax.get_title()
+    with pytest.raises(ValueError, match="slice_index"):
+        viz.overlay(fig.add_subplot(), np.zeros((10, 10), np.uint8), None, boxes)
+    with pytest.raises(ValueError, match="image"):
+        viz.overlay(ax, np.zeros((3, 10, 10), np.uint8))
+    with pytest.raises(ValueError, match="shape"):
+        viz.overlay(ax, np.zeros((10, 10), np.uint8), np.zeros((4, 4), np.uint8))
+
+
+def test_side_by_side_panels_scores_and_synthetic_titles():
+    img, gt, boxes = _image_gt()
+    res = SegmentationResult.empty(gt.shape, 2)
+    res.add_box(0, gt == 1, method="a", seconds=0.5)
+    res.seconds = 0.5
+    fig = viz.side_by_side(img, gt, {"A": res, "B": gt}, boxes=boxes,
+                           scores={"A": {"dsc": 0.5, "nsd": float("nan")}, "B": 1.0},
+                           synthetic=True, title="2DBox_US_1")
+    assert len(fig.axes) == 4
+    assert [ax.get_title() for ax in fig.axes] == [
+        "image + box (synthetic)", "ground truth (synthetic)", "A (synthetic)", "B (synthetic)"]
+    assert fig.axes[2].get_xlabel() == "Dice 0.500 · NSD n/a · 0.50 s"
+    assert fig.axes[3].get_xlabel() == "Dice 1.000"
+    assert "(synthetic)" in fig._suptitle.get_text()
+    # Without GT: no GT panel; without the flag: no tag.
+    fig2 = viz.side_by_side(img, None, {"A": res}, boxes=boxes, times={"A": 0.002})
+    assert [ax.get_title() for ax in fig2.axes] == ["image + box", "A"]
+    assert fig2.axes[1].get_xlabel() == "2.0 ms"
+
+
+def test_side_by_side_volume_picks_the_gt_slice():
+    vol = np.zeros((7, 16, 16), np.uint8)
+    gt = np.zeros_like(vol)
+    gt[2:5, 4:10, 4:10] = 1
+    gt[4, 2:14, 2:14] = 1  # slice 4 has the largest area
+    boxes = np.array([[2, 2, 2, 13, 13, 4]])
+    fig = viz.side_by_side(vol, gt, {"m": gt}, boxes=boxes)
+    assert len(fig.axes) == 3 and all("z=4" in ax.get_title() for ax in fig.axes)
+    fig = viz.side_by_side(vol, gt, {"m": gt}, boxes=boxes, slice_index=2)
+    assert "z=2" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="slice_index"):
+        viz.side_by_side(vol, gt, {"m": gt}, boxes=boxes, slice_index=7)
+    with pytest.raises(ValueError, match="results"):
+        viz.side_by_side(vol, gt, {"m": gt[0]}, boxes=boxes)
+
+
+def test_side_by_side_pixels_show_the_segmentation():
+    img, gt, boxes = _image_gt()
+    empty = np.zeros_like(gt)
+    a = _figure_rgb(viz.side_by_side(img, gt, {"m": empty}, boxes=boxes))
+    b = _figure_rgb(viz.side_by_side(img, gt, {"m": gt}, boxes=boxes))
+    assert a.shape == b.shape
+    # Only the method panel (the right third) differs between an empty and a full prediction.
+    diff = np.any(a != b, axis=2)
+    cols = np.nonzero(diff.any(axis=0))[0]
+    assert cols.size and cols.min() > a.shape[1] * 0.6
+
+
+def test_histogram_split_lines_and_labels():
+    rng = np.random.default_rng(0)
+    v = np.r_[rng.normal(10, 1, 500), rng.normal(30, 2, 100)]
+    fig = viz.histogram_split(v, {"otsu": 20.0, "ght": 25.5}, bins=50, synthetic=True, log=True)
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and "(synthetic)" in ax.get_title()
+    xs = sorted(line.get_xdata()[0] for line in ax.get_lines())
+    assert xs == [20.0, 25.5]
+    assert ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="empty"):
+        viz.histogram_split([], {})
+    with pytest.raises(ValueError, match="NaN"):
+        viz.histogram_split([1.0, np.nan], {})
+
+
+def _rows(n=3):
+    img, gt, boxes = _image_gt()
+    rows = []
+    for i, gap in enumerate([0.1, -0.8, 0.4][:n]):
+        rows.append({"name": f"case{i}", "image": img, "gt": gt, "boxes": boxes,
+                     "preds": {"a": gt, "b": np.zeros_like(gt)}, "dice": {"a": 0.5 + gap / 2, "b": 0.5 - gap / 2},
+                     "synthetic": i == 1})
+    return rows
+
+
+def test_failure_gallery_grid_sorted_by_gap():
+    fig = viz.failure_gallery(_rows(), n=2)
+    assert len(fig.axes) == 8
+    titles = [fig.axes[i].get_title() for i in (0, 4)]
+    assert titles[0].startswith("case1") and "(synthetic)" in titles[0] and "gap -0.800" in titles[0]
+    assert titles[1].startswith("case2") and "(synthetic)" not in titles[1]
+    assert fig.axes[2].get_title() == "a: Dice 0.100"
+    fig = viz.failure_gallery(_rows(), n=10, synthetic=True)
+    assert len(fig.axes) == 12 and all("(synthetic)" in fig.axes[i].get_title() for i in (0, 4, 8))
+
+
+def test_failure_gallery_accepts_dataframes_and_volumes_and_rejects_bad_rows():
+    pd = pytest.importorskip("pandas")
+    vol = np.zeros((5, 12, 12), np.uint8)
+    gt = np.zeros_like(vol)
+    gt[1:4, 3:8, 3:8] = 1
+    df = pd.DataFrame([{"image": vol, "gt": gt, "preds": {"x": gt, "y": gt}, "gap": 0.0,
+                        "boxes": np.array([[2, 2, 1, 8, 8, 3]])}])
+    fig = viz.failure_gallery(df)
+    assert len(fig.axes) == 4 and "z=" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="lacks"):
+        viz.failure_gallery([{"image": vol}])
+    with pytest.raises(ValueError, match="two predictions"):
+        viz.failure_gallery([{"image": vol, "gt": gt, "preds": {"x": gt}}])
+    with pytest.raises(ValueError, match="empty"):
+        viz.failure_gallery([])
+
+
+def _table():
+    rows = []
+    for mod, base in [("CT", 0.8), ("US", 0.6), ("OCT", 0.4)]:
+        for method, off in [("ght", 0.0), ("litemedsam", 0.1)]:
+            for k in range(3):
+                rows.append({"modality": mod, "method": method, "dsc": base + off + 0.01 * k,
+                             "seconds": 0.01 * (1 + 50 * off) * (k + 1)})
+    return rows
+
+
+def test_bar_by_modality_means():
+    fig = viz.bar_by_modality(_table(), synthetic=True)
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and "(synthetic)" in ax.get_title()
+    heights = [p.get_height() for p in ax.patches]
+    assert len(heights) == 6
+    # Bars are drawn method by method: ght CT, US, OCT, then litemedsam CT, US, OCT.
+    np.testing.assert_allclose(heights, [0.81, 0.61, 0.41, 0.91, 0.71, 0.51])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["CT", "US", "OCT"]
+    with pytest.raises(ValueError, match="column 'nsd'"):
+        viz.bar_by_modality(_table(), metric="nsd")
+
+
+def test_time_vs_dice_scatter_and_medians():
+    pd = pytest.importorskip("pandas")
+    fig = viz.time_vs_dice(pd.DataFrame(_table()))
+    ax = fig.axes[0]
+    assert len(ax.collections) == 3 and ax.get_xscale() == "log"
+    medians = ax.collections[-1].get_offsets()
+    assert medians.shape == (2, 2)
+    np.testing.assert_allclose(medians[:, 1], [0.61, 0.71])
+    with pytest.raises(ValueError, match="empty"):
+        viz.time_vs_dice([])
+
+
+def test_figure_png_is_a_png():
+    img, gt, boxes = _image_gt()
+    png = viz.figure_png(viz.side_by_side(img, gt, {}, boxes=boxes))
+    assert png[:4] == b"\x89PNG"
