@@ -16,6 +16,7 @@ COMMANDS = {
     "evaluate": ("classicseg.pipeline.evaluate", "score a directory of predictions against ground truth (DSC, NSD)"),
     "samples": ("classicseg.pipeline.samples_cmd",
                 "list, write (challenge .npz) or draw the built-in real and synthetic sample cases"),
+    "train": ("classicseg.pipeline.train_cmd", "train a model (MobileUNet specialist) on box crops"),
 }
 
 
