@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/classicseg compare data_samples/ --gt data_samples/ --out reports/data_samples
+	$(BIN)/classicseg compare data_samples/ --out reports/data_samples --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -13,6 +13,10 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS = {
+    "run": ("classicseg.pipeline.run_cmd",
+            "predict a directory of challenge files with the paper's pipeline (or --mode baseline)"),
+    "compare": ("classicseg.pipeline.compare_cmd",
+                "baseline vs the paper's pipeline on a directory: Tables 11/12, CSV, figures"),
     "evaluate": ("classicseg.pipeline.evaluate", "score a directory of predictions against ground truth (DSC, NSD)"),
     "samples": ("classicseg.pipeline.samples_cmd",
                 "list, write (challenge .npz) or draw the built-in real and synthetic sample cases"),

@@ -72,12 +72,11 @@ def run(args) -> int:
         print(f"error: --modality {args.modality!r} is not a known modality", file=sys.stderr)
         return 2
 
-    import torch
-
     from ..models.mobileunet_train import TrainConfig, load_training_cases, train
+    from .threads import set_threads
 
     if args.threads is not None:
-        torch.set_num_threads(max(1, args.threads))
+        set_threads(max(1, args.threads))
     try:
         config = TrainConfig(modality=modality, width=args.width, epochs=args.epochs, lr=args.lr,
                              weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed,
