@@ -450,7 +450,8 @@ def failure_gallery(rows, *, n: int = 8, sort: bool = True, synthetic=None, pane
             masks = {k: v[z] for k, v in masks.items()}
         syn = bool(r.get("synthetic", False)) if synthetic is None else bool(synthetic)
         name = str(r.get("name", f"case {i}"))
-        gap_txt = f"  gap {gap:+.3f}" if gap is not None and not math.isnan(gap) else ""
+        # second line: long case names would otherwise run into the next panel's title
+        gap_txt = f"\ngap {gap:+.3f}" if gap is not None and not math.isnan(gap) else ""
         n_ids = max([int(m.max()) for m in [gt, *masks.values()] if m.size] + [1])
         overlay(row_axes[0], img, None, boxes, title=f"{name}{gap_txt}", synthetic=syn, slice_index=z,
                 box_colour="yellow", n_colours=n_ids)

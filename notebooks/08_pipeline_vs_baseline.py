@@ -20,7 +20,7 @@
 # 3. run everything on a folder of **your own** challenge files, from Python and from the
 #    command line.
 #
-# **Prerequisites.** Notebook 00 (file format, router, DSC/NSD). Notebooks 02–06 explain the
+# **Prerequisites.** Notebook 00 (file format, router, DSC/NSD). Notebooks 01–07 explain the
 # individual methods; here we only use them.
 #
 # **Data.** `data_samples/` holds 19 cases, one or more per modality: 17 **synthetic** phantoms
@@ -103,8 +103,8 @@ assert passes_3d.min() >= 11 and passes_3d.max() <= 24
 # ## 2 · A run that fits in this notebook
 #
 # The full comparison on all 19 cases runs LiteMedSAM for the baseline's and the paper's
-# encoder passes together (the sums printed above) — minutes on a laptop CPU (§3 estimates it), too long for a notebook that should run in about a minute. So we run
-# it on a **subset**: one case for each family of methods the paper *changes* — MobileUNet
+# encoder passes together (the sums printed above) — minutes on a laptop CPU (§3 estimates it),
+# too long for a notebook that should run in about a minute. So we run it on a **subset**: one case for each family of methods the paper *changes* — MobileUNet
 # (dermoscopy, mammography), GHT (OCT) and the two-channel threshold (microscopy) — four 2D
 # cases with one encoder pass each for the baseline. Not in the subset: the modalities where
 # both pipelines use LiteMedSAM (the same masks, the same time) and the 3D cases (the baseline
@@ -252,8 +252,8 @@ assert run.n_ok == 3 and report.n_scored == 3
 # The same from a terminal — here run as a subprocess, so you see exactly what a shell prints:
 
 # %%
-cli = subprocess.run([sys.executable, "-m", "classicseg.cli", "evaluate", str(mine / "predictions"), str(mine / "gts")],
-                     capture_output=True, text=True)
+cli = subprocess.run([sys.executable, "-m", "classicseg.cli", "evaluate", str(mine / "predictions"),
+                      str(mine / "gts")], capture_output=True, text=True)
 print(cli.stdout)
 average = next(r for r in report.summary() if r["modality"] == "Average")
 assert cli.returncode == 0 and f"{100 * average['dsc']:6.2f}" in cli.stdout   # the same numbers

@@ -19,8 +19,8 @@
 # 3. test whether LiteMedSAM's own **predicted IoU** could flag its *silent* failures — the
 #    ones nobody notices because the model returns a confident-looking mask.
 #
-# **Prerequisites.** Notebook 00 (DSC, router) and 08 (the two pipelines). Notebooks 04–05
-# explain the OCT threshold and the microscopy methods used here.
+# **Prerequisites.** Notebook 00 (DSC, router) and 08 (the two pipelines). Notebooks 03 (OCT),
+# 04 (microscopy) and 06 (mammography) explain the methods used here.
 #
 # **Data.** Four **synthetic** phantoms from `classicseg.samples`, three of them in their *hard*
 # variant so that both sides fail somewhere: two-channel and dark-cell microscopy (many small
@@ -72,7 +72,7 @@ assert -0.05 < case_gaps["2DBox_OCT_synthetic-cysts-hard"] < 0      # LiteMedSAM
 # first:
 
 # %%
-viz.failure_gallery(ranked_cases, n=4, panel_size=2.2)
+viz.failure_gallery(ranked_cases, n=4, panel_size=2.6)
 
 # %% [markdown]
 # ## 2 · Box by box: both directions
@@ -100,13 +100,13 @@ assert len(paper_wins) == 4 and len(baseline_wins) == 4 and (gaps < -0.1).sum() 
 # ### Where the paper's method wins most
 
 # %%
-viz.failure_gallery(paper_wins, n=4, sort=False, panel_size=2.0)
+viz.failure_gallery(paper_wins, n=4, sort=False, panel_size=2.6)
 
 # %% [markdown]
 # ### Where LiteMedSAM wins most
 
 # %%
-viz.failure_gallery(baseline_wins, n=4, sort=False, panel_size=2.0)
+viz.failure_gallery(baseline_wins, n=4, sort=False, panel_size=2.6)
 
 # %% [markdown]
 # What do the failures look like in numbers? For each side's most lost boxes: how much of the
@@ -206,11 +206,13 @@ plt.show()
 # %% [markdown]
 # Now the practical question: flag every box whose predicted IoU is below a threshold. How many
 # of the real failures (Dice < 0.5) does that catch, and how many good boxes does it flag too?
+# (The table shows every few thresholds; the plot below shows all.)
 
 # %%
 curve = pd.DataFrame(gallery.flag_curve(iou_table.iou_pred, iou_table["real Dice"], fail_below=0.5))
 n_fail = int(curve.failures.iloc[0])
-curve[["threshold", "flagged", "caught", "false_alarms", "recall", "precision"]].iloc[:: max(1, len(curve) // 12)].round(3)
+some_rows = curve.iloc[:: max(1, len(curve) // 12)]
+some_rows[["threshold", "flagged", "caught", "false_alarms", "recall", "precision"]].round(3)
 
 # %%
 prevalence = n_fail / len(iou_table)

@@ -98,27 +98,6 @@ def resolve_dirs(in_dir, gt_dir=None) -> tuple[Path, Path]:
     return imgs, gts
 
 
-def _manifest_synthetic(root: Path) -> dict[str, bool]:
-    """name -> synthetic flag from the MANIFEST.tsv that ``classicseg.samples.write`` puts
-    beside imgs/ (column ``file`` or ``name``; ``origin`` = synthetic/real, or ``synthetic``)."""
-    for folder in (root, root.parent):
-        path = folder / "MANIFEST.tsv"
-        if not path.is_file():
-            continue
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-        out = {}
-        for row in rows:
-            name = (row.get("file") or row.get("name") or "").strip()
-            name = name[:-4] if name.lower().endswith(".npz") else name
-            if "origin" in row:
-                out[name] = (row["origin"] or "").strip().lower() == "synthetic"
-            elif "synthetic" in row:
-                out[name] = (row["synthetic"] or "").strip().lower() in ("1", "true", "yes", "y")
-        return out
-    return {}
-
-
 # ---------------------------------------------------------------------- numbers
 
 def _mean(values) -> float:
@@ -429,7 +408,9 @@ def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | 
     names = [p.name for p in pipes]
     if len(set(names)) != len(names):
         raise ValueError(f"pipeline names must differ, got {names}")
-    synthetic = _manifest_synthetic(Path(in_dir))
+    from ..samples.userdata import manifest_synthetic_flags
+
+    synthetic = manifest_synthetic_flags(Path(in_dir))
 
     client = cluster = None
     if workers or scheduler:

@@ -179,7 +179,8 @@ def rank_by_gap(rows, a: str, b: str) -> list[dict]:
     -------
     list of dict
         Shallow copies with ``gap`` set and the per-method mappings (``preds``, ``dice``,
-        ``iou_pred``, ``seconds``, ``pixels``) restricted to ``a`` and ``b`` in that order (what :func:`classicseg.viz.failure_gallery` expects).
+        ``iou_pred``, ``seconds``, ``pixels``) restricted to ``a`` and ``b`` in that order
+        (what :func:`classicseg.viz.failure_gallery` expects).
         The first rows are where ``a`` wins most, the last where ``b`` wins most.
 
     Examples

@@ -23,6 +23,7 @@ file cannot run code. Other pickled keys (``text_prompts``, ``clicks``) are neve
 
 from __future__ import annotations
 
+import csv
 import io as _io
 import pickle
 import warnings
@@ -143,6 +144,27 @@ def load_case_2025(path, gt_path=None, *, modality: str | None = None) -> Case:
     return Case(name=name, image=image, boxes=boxes, modality=modality, spacing=spacing, gts=gts, path=path, meta=meta)
 
 
+def manifest_synthetic_flags(root: Path) -> dict[str, bool]:
+    """name -> synthetic flag from the MANIFEST.tsv that ``classicseg.samples.write`` puts
+    beside imgs/ (column ``file`` or ``name``; ``origin`` = synthetic/real, or ``synthetic``)."""
+    for folder in (root, root.parent):
+        path = folder / "MANIFEST.tsv"
+        if not path.is_file():
+            continue
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        out = {}
+        for row in rows:
+            name = (row.get("file") or row.get("name") or "").strip()
+            name = name[:-4] if name.lower().endswith(".npz") else name
+            if "origin" in row:
+                out[name] = (row["origin"] or "").strip().lower() == "synthetic"
+            elif "synthetic" in row:
+                out[name] = (row["synthetic"] or "").strip().lower() in ("1", "true", "yes", "y")
+        return out
+    return {}
+
+
 def _layout(directory: Path, gt_dir):
     if (directory / "imgs").is_dir():
         img_dir = directory / "imgs"
@@ -182,17 +204,21 @@ def load_directory(path, *, gt_dir=None, errors: str = "raise", modality: str | 
         raise NotADirectoryError(f"{directory}: not a directory")
     img_dir, gdir = _layout(directory, gt_dir)
     files = list_case_files(img_dir)
+    synthetic = manifest_synthetic_flags(img_dir)  # written by classicseg.samples.write
     if not files:
         warnings.warn(f"{img_dir}: no .npz files", stacklevel=2)
     for p in files:
         gt = gdir / p.name if gdir is not None and (gdir / p.name).is_file() else None
         try:
             try:
-                yield load_case(p, gt, modality=modality, allow_extra_keys=allow_extra_keys)
+                case = load_case(p, gt, modality=modality, allow_extra_keys=allow_extra_keys)
             except ChallengeFileError as e:
                 if "pickle" not in e.problem:
                     raise
-                yield load_case_2025(p, gt, modality=modality)
+                case = load_case_2025(p, gt, modality=modality)
+            if case.name in synthetic:
+                case.meta["synthetic"] = synthetic[case.name]
+            yield case
         except ChallengeFileError as e:
             if errors == "raise":
                 raise
