@@ -55,6 +55,7 @@ __all__ = [
     "iter_cases",
     "atomic_savez",
     "atomic_write",
+    "to_uint8",
 ]
 
 #: Canonical modality names, in the order of the paper's Table 11.
@@ -490,8 +491,6 @@ def to_uint8(image) -> np.ndarray:
         return np.zeros(a.shape, np.uint8)
     return np.round((a - lo) / (hi - lo) * 255.0).astype(np.uint8)
 
-
-__all__.append("to_uint8")
 
 
 # --------------------------------------------------------------------------- directories
