@@ -3,7 +3,7 @@
 Writes N synthetic (labelled synthetic) 3D ground-truth/prediction pairs of shape (64, 256, 256)
 with 3 ellipsoid labels each, then times, side by side in one run:
 
-* ``evaluate``: :func:`classicseg.pipeline.evaluate.evaluate_directories` (loading + scoring),
+* ``evaluate``: :func:`classicseg.evaluation.evaluate.evaluate_directories` (loading + scoring),
 * ``score_case``: scoring only, arrays in memory,
 * ``official-style``: scoring as the official script does it -- full-volume ``gt == k`` masks per
   label, bounding box by max projections, sorted surfels -- on the same arrays (same numbers).
@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from classicseg.io import atomic_savez, save_prediction
 from classicseg.metrics import _dice_from_masks, _geometry, _surfels, score_case
-from classicseg.pipeline.evaluate import evaluate_directories
+from classicseg.evaluation.evaluate import evaluate_directories
 
 SHAPE = (64, 256, 256)
 SPACING = (0.8, 0.8, 2.5)  # challenge (x, y, z)

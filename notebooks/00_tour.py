@@ -39,7 +39,7 @@ from classicseg import samples, viz
 from classicseg.boxes import box_mask, box_shape
 from classicseg.io import MODALITIES, load_case, parse_modality
 from classicseg.metrics import dice, normalized_surface_dice, score_case
-from classicseg.pipeline import lessons
+from classicseg.analysis import studies
 from classicseg.pipeline.router import route
 
 print("classicseg", classicseg.__version__)
@@ -218,11 +218,11 @@ yy, xx = np.mgrid[:96, :96]
 disk = (yy - 48) ** 2 + (xx - 48) ** 2 <= 20 ** 2
 rows = []
 for shift in [0, 1, 2, 3, 4, 6, 8, 12]:
-    moved = lessons.shifted(disk, 0, shift)
+    moved = studies.shifted(disk, 0, shift)
     rows.append({"shift_px": shift, "DSC": dice(disk, moved),
                  "NSD challenge": normalized_surface_dice(disk, moved, flavour="challenge"),
                  "NSD contour (correct)": normalized_surface_dice(disk, moved, flavour="correct"),
-                 "area within 2 px": lessons.tolerant_area_overlap(disk, moved, tolerance=2)})
+                 "area within 2 px": studies.tolerant_area_overlap(disk, moved, tolerance=2)})
 shifts = pd.DataFrame(rows).set_index("shift_px")
 shifts.round(3)
 
@@ -323,13 +323,13 @@ assert cold["status"] == "ok" and cold["cold_seconds"] > warm
 # </details>
 #
 # **Exercise 2.** Save a prediction for `case2d` with `classicseg.io.save_prediction` and
-# score it with `classicseg evaluate` (or `classicseg.pipeline.evaluate.evaluate_directories`).
+# score it with `classicseg evaluate` (or `classicseg.evaluation.evaluate.evaluate_directories`).
 #
 # <details><summary>Solution</summary>
 #
 # ```python
 # from classicseg.io import save_prediction
-# from classicseg.pipeline.evaluate import evaluate_directories
+# from classicseg.evaluation.evaluate import evaluate_directories
 # save_prediction(workdir / "pred" / f"{case2d.name}.npz", case2d.gts)   # a perfect "prediction"
 # print(evaluate_directories(workdir / "pred", workdir / "gts").table())
 # ```

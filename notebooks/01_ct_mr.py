@@ -37,7 +37,7 @@ import pandas as pd
 from classicseg import samples, viz
 from classicseg.methods.interpolation import plan_sparse_slices, shape_interpolate, signed_distance
 from classicseg.metrics import dice
-from classicseg.pipeline import lessons
+from classicseg.analysis import studies
 
 ct = samples.load("ct-kidneys")
 print(ct, "spacing (x, y, z) mm:", ct.spacing, "boxes:", ct.boxes.tolist())
@@ -93,7 +93,7 @@ shapes = {"CT kidney (synthetic)": (ct, 0), "MR prostate (synthetic)": (samples.
           "MR ventricle (real MNI152)": (samples.load("mr-ventricles-mni152"), 0)}
 s_values = [1, 2, 3, 6, 8]
 interp_only = pd.DataFrame({
-    name: [dice(c.gts == k + 1, lessons.interpolate_from_slices(c.gts == k + 1, int(c.boxes[k, 2]), int(c.boxes[k, 5]), s))
+    name: [dice(c.gts == k + 1, studies.interpolate_from_slices(c.gts == k + 1, int(c.boxes[k, 2]), int(c.boxes[k, 5]), s))
            for s in s_values]
     for name, (c, k) in shapes.items()}, index=pd.Index(s_values, name="s"))
 interp_only.round(3)
@@ -117,8 +117,8 @@ assert (interp_only.diff().iloc[1:4] <= 0).all().all()                 # s = 1..
 from classicseg.models.litemedsam import LiteMedSAM
 
 model = LiteMedSAM.load()
-kidney = lessons.subset_case(ct, [0])
-sweep_rows = lessons.subsampling_sweep(model.segment, kidney, s_values)
+kidney = studies.subset_case(ct, [0])
+sweep_rows = studies.subsampling_sweep(model.segment, kidney, s_values)
 sweep = pd.DataFrame(sweep_rows).drop(columns="segs").set_index("s")
 sweep["time vs s=1"] = sweep.seconds / sweep.seconds[1]
 sweep.round(3)
@@ -208,14 +208,14 @@ assert compare.label == 2 and compare.last["LiteMedSAM s=8"]["dice"] > 0.8
 #
 # ## Exercises
 #
-# **Exercise 1.** Run the sweep on the MR prostate phantom (`lessons.subset_case(samples.load("mr-prostate"), [0])`)
+# **Exercise 1.** Run the sweep on the MR prostate phantom (`studies.subset_case(samples.load("mr-prostate"), [0])`)
 # with `s_values=(1, 3, 8)`. Is MR more or less tolerant of subsampling than the kidney?
 #
 # <details><summary>Solution</summary>
 #
 # ```python
-# mr = lessons.subset_case(samples.load("mr-prostate"), [0])
-# rows = lessons.subsampling_sweep(model.segment, mr, (1, 3, 8))
+# mr = studies.subset_case(samples.load("mr-prostate"), [0])
+# rows = studies.subsampling_sweep(model.segment, mr, (1, 3, 8))
 # print([(r["s"], round(r["dsc"], 3), r["model_slices"]) for r in rows])
 # ```
 # Compare with the interpolation-only table above: the prostate is as smooth as the kidney, so the

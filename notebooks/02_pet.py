@@ -39,7 +39,7 @@ from classicseg.boxes import box_mask
 from classicseg.methods.pet import segment_pet
 from classicseg.methods.thresholds import histogram_threshold
 from classicseg.metrics import dice, score_case
-from classicseg.pipeline import lessons
+from classicseg.analysis import studies
 
 pet = samples.load("pet-lesions")
 print(pet, "spacing (x, y, z) mm:", pet.spacing)
@@ -70,14 +70,14 @@ plt.show()
 
 # %%
 values_all = pet.image.ravel()
-values_box = lessons.box_values(pet.image, pet.boxes)
+values_box = studies.box_values(pet.image, pet.boxes)
 t_global = histogram_threshold(values_all, bins=100, method="otsu")
 t_box = histogram_threshold(values_box, bins=100, method="otsu")
 lesions = pet.gts > 0
 in_boxes = np.zeros(pet.image.shape, bool)
 for b in pet.boxes:
     in_boxes |= box_mask(pet.image.shape, b)
-boxed = lessons.threshold_study(pet, method="otsu", force=False)
+boxed = studies.threshold_study(pet, method="otsu", force=False)
 context = pd.DataFrame([
     {"threshold from": "whole volume", "T": t_global, "applied to": "whole volume",
      "voxels above T": int((pet.image > t_global).sum()), "Dice": dice(lesions, pet.image > t_global)},
@@ -118,7 +118,7 @@ viz.histogram_split(values_all, {"Otsu, whole volume": t_global, "Otsu, boxes": 
 methods = {"Otsu": dict(method="otsu"), "MET": dict(method="met"),
            "GHT, the authors' setting": dict(method="ght"),
            "GHT ν=0, τ=0, κ=0 (= MET)": dict(method="ght", nu=0.0, tau=0.0, kappa=0.0)}
-studies = {name: lessons.threshold_study(pet, force=False, **kw) for name, kw in methods.items()}
+studies = {name: studies.threshold_study(pet, force=False, **kw) for name, kw in methods.items()}
 table = pd.DataFrame({name: {"threshold": s["threshold"], "Dice": s["dsc"],
                              "Dice per box": np.round(s["dsc_per_box"], 3).tolist()}
                       for name, s in studies.items()}).T
@@ -139,7 +139,7 @@ assert studies["Otsu"]["dsc"] > studies["MET"]["dsc"] + 0.3
 # %%
 otsu_t = studies["Otsu"]["threshold"]
 explorer = W.interactive(
-    lambda log10_nu, tau, log10_kappa, omega: lessons.threshold_panel(
+    lambda log10_nu, tau, log10_kappa, omega: studies.threshold_panel(
         pet, reference={"Otsu": otsu_t}, nu=10.0 ** log10_nu, tau=tau, kappa=10.0 ** log10_kappa,
         omega=omega, force=False),
     log10_nu=W.FloatSlider(value=60, min=-10, max=60, step=1, description="log10 ν"),
@@ -173,7 +173,7 @@ forcing = pd.DataFrame([
      "filled fraction per box": np.round(s["ratio_after"], 3).tolist(), "what happened": s["forcing"],
      "Dice": s["dsc"]}
     for name in ("Otsu", "MET")
-    for force, s in ((False, studies[name]), (True, lessons.threshold_study(pet, force=True, **methods[name])))])
+    for force, s in ((False, studies[name]), (True, studies.threshold_study(pet, force=True, **methods[name])))])
 forcing
 
 # %%
@@ -252,14 +252,14 @@ assert compare.last["GHT + forcing"]["dice"] > 0.8
 #
 # **Exercise 1.** Load the hard variant, `samples.load("pet-lesions", hard=True)`, in which the
 # lesions lie next to the heart and the bladder so the boxes contain physiological uptake. Does
-# the pooled threshold still work? Look at the histogram with `lessons.threshold_panel`.
+# the pooled threshold still work? Look at the histogram with `studies.threshold_panel`.
 #
 # <details><summary>Solution</summary>
 #
 # ```python
 # hard = samples.load("pet-lesions", hard=True)
-# print(lessons.threshold_study(hard)["dsc_per_box"])
-# lessons.threshold_panel(hard)
+# print(studies.threshold_study(hard)["dsc_per_box"])
+# studies.threshold_panel(hard)
 # ```
 # A hot organ inside a box adds a third population to the pooled histogram, so the single
 # pooled split no longer sits between lesion and surroundings: part of the organ is taken
@@ -289,5 +289,5 @@ assert compare.last["GHT + forcing"]["dice"] > 0.8
 #
 # With a strong prior on the class weights the split moves to the ω-quantile: e.g. ω = 0.7 puts
 # roughly 70 % of the pooled voxels below the threshold (up to the 100-bin resolution):
-# `(values_box <= lessons.threshold_study(pet, nu=0, tau=0, kappa=1e8, omega=0.7, force=False)["threshold"]).mean()`.
+# `(values_box <= studies.threshold_study(pet, nu=0, tau=0, kappa=1e8, omega=0.7, force=False)["threshold"]).mean()`.
 # </details>

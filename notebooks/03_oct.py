@@ -36,7 +36,7 @@ import pandas as pd
 from classicseg import samples, viz
 from classicseg.methods.oct import segment_oct
 from classicseg.metrics import score_case
-from classicseg.pipeline import lessons
+from classicseg.analysis import studies
 
 oct_case = samples.load("oct-cysts")
 print(oct_case)
@@ -56,15 +56,15 @@ plt.show()
 
 # %%
 fluid_share_image = (oct_case.gts > 0).mean()
-fluid_share_boxes = (lessons.box_values(oct_case.gts, oct_case.boxes) > 0).mean()
+fluid_share_boxes = (studies.box_values(oct_case.gts, oct_case.boxes) > 0).mean()
 print(f"fluid fills {100 * fluid_share_image:.1f} % of the image but {100 * fluid_share_boxes:.0f} % of the boxes")
 assert fluid_share_boxes > 10 * fluid_share_image
 
-raw = lessons.threshold_study(oct_case, postprocess=False)
-ght = lessons.threshold_study(oct_case)
+raw = studies.threshold_study(oct_case, postprocess=False)
+ght = studies.threshold_study(oct_case)
 print(f"threshold {ght['threshold']:.1f}; Dice without post-processing {raw['dsc']:.3f}, with {ght['dsc']:.3f}")
 assert ght["dsc"] > 0.8 and ght["dsc"] >= raw["dsc"]
-lessons.threshold_panel(oct_case)
+studies.threshold_panel(oct_case)
 
 # %% [markdown]
 # The reference code instead thresholds every box on its own, and the challenge submission added
@@ -72,7 +72,7 @@ lessons.threshold_panel(oct_case)
 # comes next: it encodes one device's intensities.
 
 # %%
-ref = lessons.threshold_study(oct_case, pool="per_box", offset=30)
+ref = studies.threshold_study(oct_case, pool="per_box", offset=30)
 print(f"reference variant (per box, +30): Dice {ref['dsc']:.3f}")
 
 # %% [markdown]
@@ -141,13 +141,13 @@ assert summary.loc["MobileUNet", "drop"] > summary.loc["GHT (pooled)", "drop"]  
 # %%
 hard_case = samples.load("oct-cysts", seed=100, hard=True)
 normal_case = samples.load("oct-cysts", seed=100)
-viz.histogram_split(lessons.box_values(normal_case.image, normal_case.boxes),
-                    {"GHT, training-like": lessons.threshold_study(normal_case)["threshold"]}, bins=64,
+viz.histogram_split(studies.box_values(normal_case.image, normal_case.boxes),
+                    {"GHT, training-like": studies.threshold_study(normal_case)["threshold"]}, bins=64,
                     title="box pixels, training-like device", synthetic=True)
 
 # %%
-viz.histogram_split(lessons.box_values(hard_case.image, hard_case.boxes),
-                    {"GHT, other device": lessons.threshold_study(hard_case)["threshold"]}, bins=64,
+viz.histogram_split(studies.box_values(hard_case.image, hard_case.boxes),
+                    {"GHT, other device": studies.threshold_study(hard_case)["threshold"]}, bins=64,
                     title="box pixels, other device", synthetic=True)
 
 # %%
@@ -197,7 +197,7 @@ assert compare.n_updates == 2 and compare.label == hard_case.n_boxes
 # ```python
 # for seed in (100, 101, 102):
 #     c = samples.load("oct-cysts", seed=seed, hard=True)
-#     print(seed, [lessons.threshold_study(c, pool=p)["dsc"] for p in ("all", "per_box")])
+#     print(seed, [studies.threshold_study(c, pool=p)["dsc"] for p in ("all", "per_box")])
 # ```
 # Pooling gives every box the same threshold (robust when one box has little fluid, wrong when
 # boxes differ in brightness); per-box thresholds adapt to each box but split even a box with
@@ -217,7 +217,7 @@ assert compare.n_updates == 2 and compare.label == hard_case.n_boxes
 # </details>
 #
 # **Exercise 3.** Why does the paper use only 10 histogram bins for OCT (and 100 for PET)? Try
-# `bins=100` with `lessons.threshold_study(oct_case, bins=100)`.
+# `bins=100` with `studies.threshold_study(oct_case, bins=100)`.
 #
 # <details><summary>Solution</summary>
 #

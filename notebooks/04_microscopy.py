@@ -38,8 +38,8 @@ from classicseg import samples, viz
 from classicseg.methods.microscopy import (box_has_circle, circle_fraction, classify_channels, segment_kmeans,
                                            segment_two_channel)
 from classicseg.metrics import score_case
-from classicseg.pipeline import lessons
-from classicseg.pipeline.gallery import spearman
+from classicseg.analysis import studies
+from classicseg.analysis.failures import spearman
 from classicseg.pipeline.router import route
 
 names = ["microscopy-dark-cells", "microscopy-round-nuclei", "microscopy-two-channel", "microscopy-he",
@@ -125,9 +125,9 @@ ax[2].set_title("k-means mask (synthetic)", fontsize=9)
 plt.show()
 
 # %%
-km_kmeans_dice = lessons.per_box_dice(dark.gts, km.segs)
+km_kmeans_dice = studies.per_box_dice(dark.gts, km.segs)
 opencv = segment_kmeans(dark.image, dark.boxes, backend="opencv", seed=0)
-km_opencv_dice = lessons.per_box_dice(dark.gts, opencv.segs)
+km_opencv_dice = studies.per_box_dice(dark.gts, opencv.segs)
 print(f"dark cells, {dark.n_boxes} boxes: mean Dice k-means exact {np.nanmean(km_kmeans_dice):.3f}, "
       f"cv2.kmeans {np.nanmean(km_opencv_dice):.3f}; {km.seconds * 1000:.0f} ms for the whole image")
 assert np.nanmean(km_kmeans_dice) > 0.9
@@ -144,7 +144,7 @@ assert abs(np.nanmean(km_kmeans_dice) - np.nanmean(km_opencv_dice)) < 0.02
 two = cases["microscopy-two-channel"]
 two_ch = {stat: segment_two_channel(two.image, two.boxes, statistic=stat) for stat in ("mean", "median")}
 two_table = pd.DataFrame({stat: {"threshold": r.boxes[0].extra["threshold"],
-                                 "mean Dice": np.nanmean(lessons.per_box_dice(two.gts, r.segs))}
+                                 "mean Dice": np.nanmean(studies.per_box_dice(two.gts, r.segs))}
                           for stat, r in two_ch.items()}).T
 two_table.round(3)
 
@@ -170,11 +170,11 @@ tiny_rows = []
 for n in ["microscopy-dark-cells", "microscopy-nuclei-stardist"]:
     c = cases[n]
     sides = [max(b[2] - b[0], b[3] - b[1]) + 1 for b in c.boxes]
-    sub = lessons.subset_case(c, np.argsort(sides, kind="stable")[:8])
+    sub = studies.subset_case(c, np.argsort(sides, kind="stable")[:8])
     results = {"k-means": segment_kmeans(sub.image, sub.boxes),
                "LiteMedSAM": model.segment(sub.image, sub.boxes),
                "LiteMedSAM crop": model.segment(sub.image, sub.boxes, crop=True)}
-    for r in lessons.per_box_table(sub, results, iou_of="LiteMedSAM"):
+    for r in studies.per_box_table(sub, results, iou_of="LiteMedSAM"):
         tiny_rows.append({"sample": n, "box side (px)": r["side"], **r["dice"], "predicted IoU": r["iou_pred"]})
 tiny = pd.DataFrame(tiny_rows)
 tiny.groupby("sample")[["box side (px)", "k-means", "LiteMedSAM", "LiteMedSAM crop"]].mean().round(3)
@@ -224,7 +224,7 @@ assert not nuclei.synthetic and route(nuclei).method == "kmeans"
 t0 = time.perf_counter()
 km_all = segment_kmeans(nuclei.image, nuclei.boxes)
 t_km = time.perf_counter() - t0
-every10 = lessons.subset_case(nuclei, np.arange(0, nuclei.n_boxes, 10))
+every10 = studies.subset_case(nuclei, np.arange(0, nuclei.n_boxes, 10))
 t0 = time.perf_counter()
 sam10 = model.segment(every10.image, every10.boxes)
 t_sam10 = time.perf_counter() - t0
@@ -283,10 +283,10 @@ assert compare.n_updates == 2 and compare.label > 0
 # <details><summary>Solution</summary>
 #
 # ```python
-# sub = lessons.subset_case(nuclei, np.argsort([b[2] - b[0] for b in nuclei.boxes])[:8])
+# sub = studies.subset_case(nuclei, np.argsort([b[2] - b[0] for b in nuclei.boxes])[:8])
 # for ctx in (1.2, 2, 4):
 #     r = model.segment(sub.image, sub.boxes, crop=True, context=ctx)
-#     print(ctx, np.nanmean(lessons.per_box_dice(sub.gts, r.segs)))
+#     print(ctx, np.nanmean(studies.per_box_dice(sub.gts, r.segs)))
 # ```
 # A very tight window leaves the model no background to compare the cell with (and
 # normalises the intensities of the crop alone); a very wide one shrinks the cell again.
@@ -312,7 +312,7 @@ assert compare.n_updates == 2 and compare.label > 0
 # ```python
 # hard = samples.load("microscopy-dark-cells", hard=True)
 # r = segment_kmeans(hard.image, hard.boxes)
-# rows = lessons.per_box_table(hard, {"k-means": r})
+# rows = studies.per_box_table(hard, {"k-means": r})
 # full = [row["box"] for row in rows if (r.segs == row["box"] + 1).sum() > 0.8 * row["area"]]
 # ```
 # Where the cell is homogeneous with its surroundings or touches another cell, the two clusters

@@ -44,7 +44,7 @@ from classicseg.boxes import clip_box
 from classicseg.metrics import score_case
 from classicseg.models.litemedsam import LiteMedSAM
 from classicseg.models.mobileunet import MobileUNetSegmenter
-from classicseg.pipeline import gallery
+from classicseg.analysis import failures
 
 derm = samples.load("dermoscopy-lesion")
 derm_coarse = samples.load("dermoscopy-lesion-coarse")
@@ -152,7 +152,7 @@ assert (speed > 1).all()             # and it is faster on both
 # %%
 m_case = test[("mammography-mass", held_out[0])]
 m_res = {k: runs[("mammography-mass", held_out[0], k)] for k in ("MobileUNet", "LiteMedSAM")}
-m_rows = gallery.box_rows(m_case, m_res, margin=20)
+m_rows = failures.box_rows(m_case, m_res, margin=20)
 viz.failure_gallery(m_rows, sort=False, panel_size=2.6)
 
 # %%
@@ -232,7 +232,7 @@ plt.show()
 # %% [markdown]
 # ## 5 · Train a MobileUNet yourself (a very short run)
 #
-# `classicseg.models.mobileunet_train.train` follows the paper's protocol: every step takes
+# `classicseg.models.mobileunet.train.train` follows the paper's protocol: every step takes
 # one random box of each image in the batch, crops it, resizes it to 256, and minimises
 # soft Dice + binary cross-entropy with AdamW. To stay within a few seconds on a laptop CPU
 # we train a **very narrow** network (width 0.05) on **2 phantoms** for **4 epochs** (4 steps of
@@ -240,7 +240,7 @@ plt.show()
 # to fall, not a good Dice.
 
 # %%
-from classicseg.models.mobileunet_train import TrainConfig, load_training_cases, train
+from classicseg.models.mobileunet.train import TrainConfig, load_training_cases, train
 
 train_cases, train_data = load_training_cases("dermoscopy-lesion", n=2)
 config = TrainConfig(modality="Dermoscopy", width=0.05, epochs=4, lr=1e-2, batch_size=2, seed=0)

@@ -36,7 +36,7 @@ import pandas as pd
 from classicseg import samples, viz
 from classicseg.metrics import score_case
 from classicseg.models.litemedsam import LiteMedSAM
-from classicseg.pipeline import lessons
+from classicseg.analysis import studies
 
 model = LiteMedSAM.load()
 names = ["xray-lungs", "endoscopy-polyp", "fundus-optic-disc"]
@@ -62,7 +62,7 @@ for n in names:
         r = model.segment(c.image, c.boxes)
         raw[(n, hard)] = (c, r)
         for v, kw in variants.items():
-            out = r if kw is None else lessons.postprocessed(r, c.boxes, **kw)
+            out = r if kw is None else studies.postprocessed(r, c.boxes, **kw)
             sc = score_case(c.gts, out.segs)
             rows.append({"sample": n, "variant": "hard" if hard else "normal", "post-processing": v,
                          "dsc": sc["dsc"], "nsd": sc["nsd"]})
@@ -94,11 +94,11 @@ rows, by_margin = [], {}
 for n in names:
     c, r_tight = raw[(n, True)]
     for margin in (-0.10, 0.0, 0.25):
-        b = lessons.scaled_boxes(c.boxes, margin, c.spatial_shape)
+        b = studies.scaled_boxes(c.boxes, margin, c.spatial_shape)
         r = r_tight if margin == 0 else model.segment(c.image, b)
         by_margin[(n, margin)] = (b, r)
         rows.append({"sample": n, "box margin": margin, "dsc": score_case(c.gts, r.segs)["dsc"],
-                     "dsc + LCC + fill": score_case(c.gts, lessons.postprocessed(r, b).segs)["dsc"]})
+                     "dsc + LCC + fill": score_case(c.gts, studies.postprocessed(r, b).segs)["dsc"]})
 boxes_effect = pd.DataFrame(rows).pivot_table(index="sample", columns="box margin", values=["dsc", "dsc + LCC + fill"])
 boxes_effect.round(3)
 
@@ -143,7 +143,7 @@ assert compare.n_updates == 2
 # %%
 retina = samples.load("fundus-retina-skimage")
 r = model.segment(retina.image, retina.boxes)
-viz.side_by_side(retina.image, None, {"LiteMedSAM": r, "+ LCC + fill": lessons.postprocessed(r, retina.boxes)},
+viz.side_by_side(retina.image, None, {"LiteMedSAM": r, "+ LCC + fill": studies.postprocessed(r, retina.boxes)},
                  boxes=retina.boxes, title="Real fundus (scikit-image retina, CC0): optic disc box, no label")
 
 # %% [markdown]
@@ -167,7 +167,7 @@ viz.side_by_side(retina.image, None, {"LiteMedSAM": r, "+ LCC + fill": lessons.p
 # img = c.image.copy(); x0, y0, x1, y1 = c.boxes[0]
 # img[y0 + 2:y0 + 8, x0 + 2:x0 + 14] = 255
 # r = model.segment(img, c.boxes)
-# print(score_case(c.gts, r.segs)["dsc"], score_case(c.gts, lessons.postprocessed(r, c.boxes).segs)["dsc"])
+# print(score_case(c.gts, r.segs)["dsc"], score_case(c.gts, studies.postprocessed(r, c.boxes).segs)["dsc"])
 # ```
 # If LiteMedSAM marks the distractor as a separate blob, keeping the largest component removes it;
 # if it merges with the polyp, nothing changes.
@@ -188,7 +188,7 @@ viz.side_by_side(retina.image, None, {"LiteMedSAM": r, "+ LCC + fill": lessons.p
 #
 # <details><summary>Solution</summary>
 #
-# Use `lessons.per_box_dice(c.gts, r.segs)` for margins 0 and 0.25. A small target in a loose box
+# Use `studies.per_box_dice(c.gts, r.segs)` for margins 0 and 0.25. A small target in a loose box
 # is a small share of the box, so the model is more easily drawn to the larger, brighter disc or
 # to vessels.
 # </details>

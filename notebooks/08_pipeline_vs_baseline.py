@@ -41,10 +41,10 @@ import pandas as pd
 
 from classicseg import samples, viz
 from classicseg.io import list_case_files, load_case
-from classicseg.pipeline.compare import PAPER_TABLE11, compare_directories
+from classicseg.evaluation.compare import PAPER_TABLE11, compare_directories
 from classicseg.pipeline.core import Pipeline
-from classicseg.pipeline.evaluate import evaluate_directories
-from classicseg.pipeline.gallery import model_passes
+from classicseg.evaluation.evaluate import evaluate_directories
+from classicseg.analysis.failures import model_passes
 from classicseg.pipeline.runner import run_directory
 
 DATA = Path("..") / "data_samples" if Path("../data_samples").is_dir() else Path("data_samples")
@@ -61,7 +61,7 @@ assert len(manifest) == len(list_case_files(DATA / "imgs"))
 # * **paper** — `Pipeline()`: the router of the paper's Fig. 1 (notebook 00, §4).
 #
 # `route` decides without segmenting anything. For each case we also count the LiteMedSAM work
-# each pipeline implies with `gallery.model_passes`: **encoder passes** (one per 2D image or per
+# each pipeline implies with `failures.model_passes`: **encoder passes** (one per 2D image or per
 # predicted slice; boxes on the same slice share it) and decoder calls (one per box and slice).
 # On a CPU the encoder pass is the expensive part.
 

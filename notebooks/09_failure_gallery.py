@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from classicseg import samples, viz
-from classicseg.pipeline import gallery
+from classicseg.analysis import failures
 from classicseg.pipeline.core import Pipeline
 
 names = ["microscopy-two-channel:hard", "microscopy-dark-cells:hard", "oct-cysts:hard", "mammography-mass"]
@@ -52,8 +52,8 @@ pd.DataFrame([{"sample": n, "case": c.name, "modality": c.modality, "boxes": c.n
 # %%
 paper, baseline = Pipeline(), Pipeline(mode="baseline")
 results = {c.name: {"paper": paper.segment(c), "baseline": baseline.segment(c)} for c in cases}
-case_rows = [gallery.case_row(c, results[c.name]) for c in cases]
-ranked_cases = gallery.rank_by_gap(case_rows, "paper", "baseline")
+case_rows = [failures.case_row(c, results[c.name]) for c in cases]
+ranked_cases = failures.rank_by_gap(case_rows, "paper", "baseline")
 pd.DataFrame([{"case": r["name"], "paper method": results[r["name"]]["paper"].extra["route"]["method"],
                "paper DSC": r["dice"]["paper"], "baseline DSC": r["dice"]["baseline"], "gap": r["gap"]}
               for r in ranked_cases]).round(3)
@@ -82,9 +82,9 @@ viz.failure_gallery(ranked_cases, n=4, panel_size=2.6)
 # and we rank all boxes of the four cases by the same gap.
 
 # %%
-box_table = [row for c in cases for row in gallery.box_rows(c, results[c.name], margin=6)]
-ranked_boxes = gallery.rank_by_gap(box_table, "paper", "baseline")
-paper_wins, baseline_wins = gallery.split_winners(ranked_boxes, n=4, min_gap=0.1)
+box_table = [row for c in cases for row in failures.box_rows(c, results[c.name], margin=6)]
+ranked_boxes = failures.rank_by_gap(box_table, "paper", "baseline")
+paper_wins, baseline_wins = failures.split_winners(ranked_boxes, n=4, min_gap=0.1)
 gaps = np.array([r["gap"] for r in ranked_boxes])
 print(f"{len(gaps)} boxes: paper better by > 0.1 on {(gaps > 0.1).sum()}, "
       f"baseline better by > 0.1 on {(gaps < -0.1).sum()}, within 0.1 on {(abs(gaps) <= 0.1).sum()}")
@@ -172,9 +172,9 @@ assert browser.index == 3 and browser.figure is not None
 # %%
 iou_table = pd.DataFrame([{"box": r["name"], "case": r["case"], "iou_pred": r["iou_pred"]["baseline"],
                            "real Dice": r["dice"]["baseline"]} for r in box_table])
-per_case_rho = pd.Series({name: gallery.spearman(t.iou_pred, t["real Dice"])
+per_case_rho = pd.Series({name: failures.spearman(t.iou_pred, t["real Dice"])
                           for name, t in iou_table.groupby("case") if len(t) >= 3}, name="Spearman")
-rho_all = gallery.spearman(iou_table.iou_pred, iou_table["real Dice"])
+rho_all = failures.spearman(iou_table.iou_pred, iou_table["real Dice"])
 by_case = iou_table.groupby("case")[["iou_pred", "real Dice"]].mean().join(per_case_rho)
 print(f"Spearman rank correlation, all {len(iou_table)} boxes: {rho_all:.2f}")
 by_case.round(3)
@@ -209,7 +209,7 @@ plt.show()
 # (The table shows every few thresholds; the plot below shows all.)
 
 # %%
-curve = pd.DataFrame(gallery.flag_curve(iou_table.iou_pred, iou_table["real Dice"], fail_below=0.5))
+curve = pd.DataFrame(failures.flag_curve(iou_table.iou_pred, iou_table["real Dice"], fail_below=0.5))
 n_fail = int(curve.failures.iloc[0])
 some_rows = curve.iloc[:: max(1, len(curve) // 12)]
 some_rows[["threshold", "flagged", "caught", "false_alarms", "recall", "precision"]].round(3)
@@ -264,12 +264,12 @@ plt.show()
 # ## Exercises
 #
 # **Exercise 1.** Call a box a failure below Dice 0.8 instead of 0.5
-# (`gallery.flag_curve(..., fail_below=0.8)`). Does the predicted IoU look more useful?
+# (`failures.flag_curve(..., fail_below=0.8)`). Does the predicted IoU look more useful?
 #
 # <details><summary>Solution</summary>
 #
 # ```python
-# c8 = pd.DataFrame(gallery.flag_curve(iou_table.iou_pred, iou_table["real Dice"], fail_below=0.8))
+# c8 = pd.DataFrame(failures.flag_curve(iou_table.iou_pred, iou_table["real Dice"], fail_below=0.8))
 # c8[["threshold", "flagged", "caught", "recall", "precision"]]
 # ```
 # Now most boxes count as failures (58 of 84). The boxes with the lowest predicted IoUs are all

@@ -1,31 +1,20 @@
 """The neural models: LiteMedSAM (the foundation-model baseline) and MobileUNet.
 
-Importing this package is light: torch is imported only when a model is used. The names
-below are resolved on first access.
+Importing this package is light: torch is imported only when a model is used.
+
+- :mod:`.litemedsam` -- LiteMedSAM (network, torch-free geometry, predictor, backends, weights)
+- :mod:`.mobileunet` -- MobileUNet specialists (network, segmenter, training, weights)
+- :mod:`.preprocess` -- the shared 256-px resize / pad / normalise (OpenCV, torch-free)
+- :mod:`.device`, :mod:`.checksum` -- device choice; the one weights error and checksum
 
 >>> from classicseg.models import LiteMedSAM      # doctest: +SKIP
 >>> model = LiteMedSAM.load()                       # doctest: +SKIP
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-import importlib
-
-_LAZY = {
-    "LiteMedSAM": ".litemedsam",
-    "litemedsam_weights_path": ".weights",
-    "MobileUNet": ".mobileunet",
-    "MobileUNetSegmenter": ".mobileunet",
-}
-
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, submodules=["litemedsam", "mobileunet"], submod_attrs={
+    "litemedsam": ["LiteMedSAM", "litemedsam_weights_path"],
+    "mobileunet": ["MobileUNet", "MobileUNetSegmenter"],
+    "checksum": ["WeightsError"],
+})

@@ -91,11 +91,11 @@ class Models:
 
     # -- override these to inject fakes
     def load_litemedsam(self):
-        from ..models.litemedsam import LiteMedSAM
+        from ..models.litemedsam.predictor import LiteMedSAM
         return LiteMedSAM.load(self.weights, device=self.device, optimize=self.optimize, backend=self.backend)
 
     def load_mobileunet(self, modality: str):
-        from ..models.mobileunet import MobileUNetSegmenter
+        from ..models.mobileunet.segmenter import MobileUNetSegmenter
         return MobileUNetSegmenter.load(modality, device=self.device)
 
     # -- cached access

@@ -131,7 +131,7 @@ def resolve_s(s, modality: str | None, *, mode: str = "paper") -> int:
 
 def mobileunet_weights_available(modality: str) -> bool:
     """True if trained MobileUNet weights for ``modality`` are installed (never imports torch)."""
-    from ..models.mobileunet_weights import WeightsError, mobileunet_weights_path
+    from ..models.mobileunet.weights import WeightsError, mobileunet_weights_path
 
     try:
         mobileunet_weights_path(modality)

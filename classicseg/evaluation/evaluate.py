@@ -1,0 +1,266 @@
+"""Score a directory of predictions against ground truth (DSC, NSD).
+
+Pairs files by name: every ``*.npz`` in ``gt_dir`` is a case (a standalone ``gts`` file, or an
+image file that also holds ``gts``); its prediction is ``pred_dir/<same name>`` with key ``segs``.
+Scores follow :mod:`classicseg.metrics` (``flavour="challenge"`` reproduces the official CVPR24
+script). Rules for files that are not there or not usable:
+
+* missing or unreadable **prediction** -> the case scores DSC 0 / NSD 0 and is listed as
+  skipped. This is how the challenge ranks a case a container failed on (the official
+  ``compute_metrics.py`` itself would stop with an exception); pass ``missing="skip"`` to leave
+  such cases out of the means instead.
+* unreadable **ground truth** -> the case cannot be scored: listed, not in the means.
+* prediction files without ground truth are listed as ignored.
+
+The summary follows the paper's Table 11: one row per modality (in :data:`~classicseg.io.MODALITIES`
+order; unparsable names under "unknown"), the mean over that modality's cases (NaN case DSCs --
+e.g. all-background ground truth -- are left out, as the official CSV leaves them empty), and an
+"Average" row that is the mean of the modality means (how the paper averages).
+
+Examples
+--------
+>>> rows = [CaseRow("2DBox_US_1", "US", 0.9, 0.95, 1, 0.01), CaseRow("3DBox_CT_1", "CT", 0.8, 0.85, 2, 0.2)]
+>>> print(format_table(summarize(rows), flavour="challenge").splitlines()[3])
+CT              80.00    85.00      1
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _stdio
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..io import MODALITIES, ChallengeFileError, list_case_files, parse_modality
+
+__all__ = ["CaseRow", "SkippedFile", "EvaluationReport", "evaluate_directories", "summarize",
+           "format_table", "write_csv", "MISSING_POLICIES"]
+
+_FLAVOUR_NOTES = {
+    "challenge": "official CVPR24 compute_metrics.py: 2D as one-slice slabs, 3D spacing in (x, y, z) order",
+    "correct": "2D contour NSD, 3D spacing reordered to (z, y, x)",
+}
+MISSING_POLICIES = ("zero", "skip")
+
+
+@dataclass
+class CaseRow:
+    """One scored case. ``status`` is "ok", "missing prediction" or "unreadable prediction"."""
+
+    name: str
+    modality: str | None
+    dsc: float
+    nsd: float
+    n_labels: int
+    seconds: float
+    status: str = "ok"
+
+
+@dataclass
+class SkippedFile:
+    """A file that could not be used as intended, and why (``scored_as_zero``: counted as DSC/NSD 0)."""
+
+    path: str
+    reason: str
+    scored_as_zero: bool = False
+
+
+@dataclass
+class EvaluationReport:
+    """Result of :func:`evaluate_directories`."""
+
+    rows: list[CaseRow]
+    skipped: list[SkippedFile] = field(default_factory=list)
+    flavour: str = "challenge"
+    pred_dir: str = ""
+    gt_dir: str = ""
+
+    @property
+    def n_scored(self) -> int:
+        return sum(r.status == "ok" for r in self.rows)
+
+    def summary(self) -> list[dict]:
+        return summarize(self.rows)
+
+    def table(self) -> str:
+        return format_table(self.summary(), flavour=self.flavour, report=self)
+
+
+def _case_name(path: Path) -> str:
+    return path.name[:-4] if path.name.lower().endswith(".npz") else path.stem
+
+
+def evaluate_directories(pred_dir, gt_dir, *, flavour: str = "challenge", missing: str = "zero",
+                         progress: bool | None = None) -> EvaluationReport:
+    """Score every ground-truth case of ``gt_dir`` against its prediction in ``pred_dir``.
+
+    Parameters
+    ----------
+    pred_dir, gt_dir : path-like
+        Folders of challenge ``.npz`` files, paired by file name.
+    flavour : {"challenge", "correct"}
+        Metric geometry, see :mod:`classicseg.metrics`.
+    missing : {"zero", "skip"}
+        A missing/unreadable prediction scores DSC 0 / NSD 0 (challenge practice), or is left out.
+    progress : bool, optional
+        tqdm bar; None shows it for more than 5 cases when writing to a terminal.
+
+    Returns
+    -------
+    EvaluationReport
+        ``rows`` (per case: name, modality, dsc, nsd, n_labels, seconds, status) and ``skipped``.
+    """
+    from ..metrics import FLAVOURS
+
+    if flavour not in FLAVOURS:
+        raise ValueError(f"flavour must be one of {FLAVOURS}, got {flavour!r}")
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
+    gt_files = list_case_files(gt_dir)
+    pred_files = list_case_files(pred_dir)
+    report = EvaluationReport(rows=[], flavour=flavour, pred_dir=str(pred_dir), gt_dir=str(gt_dir))
+    gt_names = {p.name for p in gt_files}
+    for p in pred_files:
+        if p.name not in gt_names:
+            report.skipped.append(SkippedFile(str(p), "prediction without a ground-truth file; ignored"))
+
+    bar = None
+    if progress or (progress is None and len(gt_files) > 5):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(gt_files), desc="evaluate", unit="case", disable=None if progress is None else False)
+    try:
+        for gt_path in gt_files:
+            _evaluate_one(gt_path, pred_dir / gt_path.name, report, missing=missing)
+            if bar is not None:
+                bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
+    return report
+
+
+def _evaluate_one(gt_path: Path, pred_path: Path, report: EvaluationReport, *, missing: str) -> None:
+    """Score one case into ``report`` (a row and/or a skipped entry)."""
+    from ..io import load_ground_truth, load_prediction
+    from ..metrics import score_case
+
+    name = _case_name(gt_path)
+    t0 = time.perf_counter()
+    try:
+        gts, spacing = load_ground_truth(gt_path)
+    except ChallengeFileError as e:
+        report.skipped.append(SkippedFile(str(gt_path), f"unreadable ground truth, case not scored: {e.problem}"))
+        return
+    problem = None
+    if not pred_path.is_file():
+        problem = ("missing prediction", "no prediction file")
+    else:
+        try:
+            segs = load_prediction(pred_path, shape=gts.shape)
+        except ChallengeFileError as e:
+            problem = ("unreadable prediction", e.problem)
+    if problem is None:
+        try:
+            s = score_case(gts, segs, name=name, spacing=spacing if gts.ndim == 3 else None,
+                           flavour=report.flavour, nsd_when_gated=False)
+        except ValueError as e:  # defensive: one odd case must not stop a long evaluation
+            report.skipped.append(SkippedFile(str(gt_path), f"could not be scored: {e}"))
+            return
+        report.rows.append(CaseRow(name, parse_modality(name), s["dsc"], s["nsd"], len(s["labels"]),
+                                   time.perf_counter() - t0))
+        return
+    status, why = problem
+    zero = missing == "zero"
+    report.skipped.append(SkippedFile(str(pred_path), f"{why}; " + ("scored DSC 0 / NSD 0" if zero else "case left out"),
+                                      zero))
+    if zero:
+        n_labels = int(gts.max()) if gts.size else 0
+        report.rows.append(CaseRow(name, parse_modality(name), 0.0, 0.0, n_labels, time.perf_counter() - t0, status))
+
+
+def _mean(values) -> float:
+    vals = [v for v in values if not math.isnan(v)]
+    return sum(vals) / len(vals) if vals else math.nan
+
+
+def summarize(rows) -> list[dict]:
+    """Per-modality means: list of ``{"modality", "dsc", "nsd", "n"}`` plus a final "Average" row.
+
+    Modalities in :data:`~classicseg.io.MODALITIES` order (only those present; names without a
+    parsable modality go under "unknown"). NaN case scores are left out of a mean (as the official
+    CSV leaves them empty); ``n`` counts every case. "Average" is the mean of the modality means,
+    as the paper's Table 11 averages, and its ``n`` is the total number of cases.
+    """
+    groups: dict[str, list] = {}
+    for r in rows:
+        groups.setdefault(r.modality or "unknown", []).append(r)
+    order = [m for m in MODALITIES if m in groups] + sorted(m for m in groups if m not in MODALITIES)
+    table = [{"modality": m, "dsc": _mean(r.dsc for r in groups[m]), "nsd": _mean(r.nsd for r in groups[m]),
+              "n": len(groups[m])} for m in order]
+    if table:
+        table.append({"modality": "Average", "dsc": _mean(t["dsc"] for t in table),
+                      "nsd": _mean(t["nsd"] for t in table), "n": sum(t["n"] for t in table)})
+    return table
+
+
+def _pct(v: float) -> str:
+    return "   n/a" if math.isnan(v) else f"{100 * v:6.2f}"
+
+
+def format_table(summary: list[dict], *, flavour: str, report: EvaluationReport | None = None) -> str:
+    """Text table like the paper's Table 11 (percent, 2 decimals); the header names the flavour."""
+    lines = [f"DSC / NSD (%), metric flavour: {flavour} ({_FLAVOUR_NOTES.get(flavour, '?')})",
+             f"{'Modality':<12} {'DSC':>8} {'NSD':>8} {'cases':>6}",
+             "-" * 37]
+    for t in summary:
+        if t["modality"] == "Average":
+            lines.append("-" * 37)
+        lines.append(f"{t['modality']:<12} {_pct(t['dsc']):>8} {_pct(t['nsd']):>8} {t['n']:>6}")
+    if not summary:
+        lines.append("(no cases)")
+    if report is not None:
+        n_zero = sum(s.scored_as_zero for s in report.skipped)
+        lines.append(f"{report.n_scored} cases scored; {len(report.skipped)} file(s) skipped"
+                     + (f" ({n_zero} missing/unreadable predictions scored DSC 0 / NSD 0)" if n_zero else ""))
+        lines.extend(f"  skipped {s.path}: {s.reason}" for s in report.skipped)
+    return "\n".join(lines)
+
+
+_CSV_FIELDS = ("name", "modality", "dsc", "nsd", "n_labels", "seconds", "status")
+
+
+def write_csv(rows, path, *, overwrite: bool = False) -> Path:
+    """Write per-case rows as CSV atomically (temp file + rename); NaN becomes an empty cell.
+
+    Raises ``FileExistsError`` if ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    buf = _stdio.StringIO()
+    w = csv.DictWriter(buf, fieldnames=_CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        d = asdict(r)
+        w.writerow({k: ("" if isinstance(d[k], float) and math.isnan(d[k]) else
+                        repr(d[k]) if isinstance(d[k], float) else ("" if d[k] is None else d[k]))
+                    for k in _CSV_FIELDS})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,26 @@
+"""LiteMedSAM: the genuine weights, the official inference, faster.
+
+One idea per module (as in segment-anything):
+
+- :mod:`.geometry` -- the 256 frame, prompt boxes, slice walks (torch-free)
+- :mod:`.net` -- the network (TinyViT + SAM prompt encoder / mask decoder) and its eager runner
+- :mod:`.tiny_vit`, :mod:`.sam_modules` -- the encoder and Meta's decoder modules
+- :mod:`.predictor` -- :class:`LiteMedSAM`, the box-prompted predictor (2D and 3D)
+- :mod:`.onnx_backend` -- the ONNX Runtime path
+- :mod:`.weights` -- finding, verifying and loading ``lite_medsam.pth``
+
+Importing this package is light; torch loads when :class:`LiteMedSAM` is first used.
+
+>>> from classicseg.models.litemedsam import LiteMedSAM   # doctest: +SKIP
+>>> LiteMedSAM.load().segment(image, boxes)               # doctest: +SKIP
+"""
+
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
+    "predictor": ["LiteMedSAM", "Prepared"],
+    "net": ["LiteMedSAMNet"],
+    "geometry": ["SIZE", "BOX_SHIFT", "scale_boxes_256", "box_from_mask_256", "middle_slice", "slice_plan",
+                 "context_window"],
+    "weights": ["litemedsam_weights_path", "load_litemedsam_state_dict", "LITEMEDSAM_SHA256"],
+})

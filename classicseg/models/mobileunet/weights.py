@@ -1,0 +1,94 @@
+"""Where MobileUNet weights live and how they are checked -- without importing torch.
+
+The shipped weights sit in ``weights/`` at the repository root (not inside the package):
+``mobileunet_<modality>.pt`` (the ``state_dict`` only) beside ``mobileunet_<modality>.json``
+(the model card: architecture, data, seed, metrics and the file's SHA-256). Set
+``CLASSICSEG_WEIGHTS_DIR`` to use another folder.
+
+Examples
+--------
+>>> mobileunet_weights_path("Dermoscopy").name            # doctest: +SKIP
+'mobileunet_dermoscopy.pt'
+>>> mobileunet_weights_path("CT")
+Traceback (most recent call last):
+...
+classicseg.models.mobileunet.weights.WeightsNotFoundError: no shipped MobileUNet for 'CT'; shipped: ('Dermoscopy', 'Mammography', 'OCT'); pass a path to your own .pt instead
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..checksum import WeightsError, sha256_file
+
+__all__ = ["SHIPPED_MODALITIES", "WeightsError", "WeightsNotFoundError", "weights_dir",
+           "mobileunet_weights_path", "resolve_weights", "sha256_file", "read_verified_card"]
+
+#: Modalities with shipped (synthetic-phantom) MobileUNet weights.
+SHIPPED_MODALITIES = ("Dermoscopy", "Mammography", "OCT")
+
+
+class WeightsNotFoundError(WeightsError, FileNotFoundError):
+    """A weights file or its model card is missing."""
+
+
+def weights_dir() -> Path:
+    """Folder of the shipped weights: ``$CLASSICSEG_WEIGHTS_DIR``, else ``<repo>/weights``."""
+    env = os.environ.get("CLASSICSEG_WEIGHTS_DIR")
+    if env:
+        return Path(env)
+    import classicseg
+    return Path(classicseg.__file__).resolve().parents[1] / "weights"
+
+
+def mobileunet_weights_path(modality: str) -> Path:
+    """Path of the shipped weights for ``modality`` (case-insensitive); raises if not installed."""
+    by_name = {m.lower(): m for m in SHIPPED_MODALITIES}
+    canon = by_name.get(str(modality).lower())
+    if canon is None:
+        raise WeightsNotFoundError(f"no shipped MobileUNet for {modality!r}; shipped: {SHIPPED_MODALITIES}; "
+                                   "pass a path to your own .pt instead")
+    folder = weights_dir()
+    pt = folder / f"mobileunet_{canon.lower()}.pt"
+    if not pt.is_file():
+        raise WeightsNotFoundError(
+            f"no MobileUNet weights for {canon}: {pt} is missing (weights folder: {folder}; set "
+            "CLASSICSEG_WEIGHTS_DIR to point elsewhere, or train your own with `classicseg train mobileunet`)")
+    return pt
+
+
+def resolve_weights(modality_or_path) -> tuple[Path, Path]:
+    """``(weights .pt, model card .json)`` for a shipped modality name or a path to either file."""
+    key = str(modality_or_path)
+    if not Path(key).suffix and key.lower() in {m.lower() for m in SHIPPED_MODALITIES}:
+        pt = mobileunet_weights_path(key)
+    else:
+        pt = Path(modality_or_path)
+        if pt.suffix == ".json":
+            pt = pt.with_suffix(".pt")
+        if not pt.is_file():
+            raise WeightsNotFoundError(f"{pt}: weights file not found (pass one of {SHIPPED_MODALITIES} "
+                                       "or a path to a .pt file)")
+    card = pt.with_suffix(".json")
+    if not card.is_file():
+        raise WeightsNotFoundError(f"{card}: model card missing; it holds the architecture and the "
+                                   f"SHA-256 that {pt.name} is checked against")
+    return pt, card
+
+
+def read_verified_card(pt, card_path) -> dict:
+    """The model card, after checking that ``pt``'s SHA-256 equals the card's."""
+    try:
+        card = json.loads(Path(card_path).read_text())
+    except (OSError, ValueError) as e:
+        raise WeightsError(f"{card_path}: unreadable model card ({e})") from None
+    expected = card.get("sha256") if isinstance(card, dict) else None
+    if not expected:
+        raise WeightsError(f"{card_path}: no 'sha256' entry")
+    actual = sha256_file(pt)
+    if actual != expected:
+        raise WeightsError(f"{pt}: SHA-256 {actual} does not match its model card ({expected}); "
+                           "the file is corrupt, half-written or replaced")
+    return card

@@ -1,0 +1,208 @@
+"""`classicseg run`: predictions, run log, resumability, bad cases, Ctrl-C, cold start, threads."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classicseg.io import load_prediction
+from classicseg.cli import run as run_cmd
+from classicseg.pipeline import threads
+from classicseg.pipeline.core import Pipeline, clear_model_cache
+from classicseg.pipeline.runner import read_run_log, run_case, run_directory
+from pipeline_fakes import FakeModels, fresh_models  # noqa: F401  (autouse fixture)
+
+NAMES = ["2DBox_US_0001", "3DBox_CT_0001", "3DBox_PET_0001"]
+
+
+@pytest.fixture
+def cases(write_case, tmp_path):
+    for i, name in enumerate(NAMES):
+        write_case(name, seed=i)
+    return tmp_path / "imgs"
+
+
+def _pipe(**kw):
+    return Pipeline(models=FakeModels(**kw))
+
+
+def test_run_writes_predictions_and_log(cases, tmp_path):
+    out = tmp_path / "out"
+    summary = run_directory(cases, out, _pipe(), progress=False)
+    assert summary.n_ok == 3 and summary.errors == [] and summary.skipped == []
+    for name in NAMES:
+        segs = load_prediction(out / f"{name}.npz")
+        assert segs.dtype == np.uint16 and segs.max() >= 1
+    rows = {r["name"]: r for r in read_run_log(out)}
+    assert set(rows) == set(NAMES)
+    assert rows["3DBox_PET_0001"]["method"] == "ght"
+    assert rows["3DBox_CT_0001"]["method"] == "litemedsam"
+    assert any("s=3" in reason for reason in rows["3DBox_CT_0001"]["reasons"])
+    assert rows["2DBox_US_0001"]["methods"] == {"litemedsam": 2}
+    for r in rows.values():
+        assert r["status"] == "ok" and r["seconds"] > 0 and r["error"] is None
+        assert r["modality"] in ("US", "CT", "PET") and r["n_boxes"] == 2
+
+
+def test_run_is_resumable(cases, tmp_path):
+    out = tmp_path / "out"
+    run_directory(cases, out, _pipe(), progress=False)
+    before = (out / "2DBox_US_0001.npz").stat().st_mtime_ns
+    again = run_directory(cases, out, _pipe(), progress=False)
+    assert sorted(again.skipped) == sorted(NAMES) and again.rows == []
+    (out / "3DBox_CT_0001.npz").unlink()
+    third = run_directory(cases, out, _pipe(), progress=False)
+    assert [r["name"] for r in third.rows] == ["3DBox_CT_0001"] and len(third.skipped) == 2
+    assert (out / "2DBox_US_0001.npz").stat().st_mtime_ns == before   # untouched
+    forced = run_directory(cases, out, _pipe(), progress=False, overwrite=True)
+    assert forced.n_ok == 3 and forced.skipped == []
+    assert len(read_run_log(out)) == 3 + 1 + 3
+
+
+def test_one_corrupt_case_is_reported_and_skipped(cases, tmp_path):
+    (cases / "2DBox_US_0002.npz").write_bytes(b"PK\x03\x04 this is not a zip")
+    bad_boxes = np.zeros((20, 20, 3), np.uint8)
+    np.savez(cases / "2DBox_US_0003.npz", imgs=bad_boxes, boxes=np.array([[5, 5, 40, 40]]))
+    out = tmp_path / "out"
+    summary = run_directory(cases, out, _pipe(), progress=False)
+    assert summary.n_ok == 3
+    errors = {r["name"]: r["error"] for r in summary.errors}
+    assert set(errors) == {"2DBox_US_0002", "2DBox_US_0003"}
+    assert "corrupt" in errors["2DBox_US_0002"] and "outside the image" in errors["2DBox_US_0003"]
+    assert all(r["where"].count(":") >= 1 for r in summary.errors)
+    assert not (out / "2DBox_US_0002.npz").exists()
+    assert {r["name"]: r["status"] for r in read_run_log(out)}["2DBox_US_0003"] == "error"
+    assert "FAILED 2DBox_US_0002" in str(summary)
+
+
+def test_ctrl_c_leaves_no_half_written_file_and_resumes(cases, tmp_path):
+    out = tmp_path / "out"
+    # NAMES sorted: 2DBox_US (model call 1), 3DBox_CT (call 2 -> Ctrl-C), 3DBox_PET
+    with pytest.raises(KeyboardInterrupt):
+        run_directory(cases, out, _pipe(interrupt_at=2), progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["2DBox_US_0001.npz", "run_log.jsonl"]
+    assert [r["name"] for r in read_run_log(out)] == ["2DBox_US_0001"]
+    clear_model_cache()
+    resumed = run_directory(cases, out, _pipe(), progress=False)
+    assert resumed.skipped == ["2DBox_US_0001"] and resumed.n_ok == 2
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_ctrl_c_during_write_leaves_no_file(cases, tmp_path, monkeypatch):
+    import classicseg.io as cio
+
+    def interrupted_rename(src, dst):  # Ctrl-C after the temp file is written, before the rename
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cio.os, "replace", interrupted_rename)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_directory(cases, out, _pipe(), progress=False)
+    monkeypatch.undo()
+    assert sorted(p.name for p in out.iterdir()) == []   # no prediction, no temp file, no log line
+
+
+def test_run_case_never_raises_for_a_bad_case(tmp_path):
+    row = run_case(_pipe(), tmp_path / "2DBox_US_9.npz", tmp_path / "o" / "2DBox_US_9.npz")
+    assert row["status"] == "error" and "file not found" in row["error"]
+
+
+def test_zero_box_case_gives_empty_prediction_and_warning(tmp_path):
+    from classicseg.io import atomic_savez
+
+    atomic_savez(tmp_path / "in" / "2DBox_US_0001.npz", imgs=np.zeros((10, 12, 3), np.uint8),
+                 boxes=np.zeros((0, 4), np.int64))
+    summary = run_directory(tmp_path / "in", tmp_path / "out", _pipe(), progress=False)
+    row = summary.rows[0]
+    assert row["status"] == "ok" and row["method"] == "empty"
+    assert any("no boxes" in w for w in row["warnings"])
+    assert load_prediction(tmp_path / "out" / "2DBox_US_0001.npz").shape == (10, 12)
+
+
+def test_cold_start_times_a_fresh_process(cases, tmp_path):
+    summary = run_directory(cases, tmp_path / "out", Pipeline(), cold=True, progress=False,
+                            names=["3DBox_PET_0001"])
+    row = summary.rows[0]
+    assert row["status"] == "ok", row
+    assert row["pid"] != os.getpid()
+    assert row["cold_seconds"] > row["seconds"] > 0   # start-up + imports are included
+    assert load_prediction(tmp_path / "out" / "3DBox_PET_0001.npz").max() >= 1
+
+
+def test_cold_start_refuses_fake_models(cases, tmp_path):
+    with pytest.raises(ValueError, match="default model provider"):
+        run_directory(cases, tmp_path / "out", _pipe(), cold=True, progress=False)
+
+
+# ---------------------------------------------------------------- threads
+
+def test_set_threads_sets_every_library(monkeypatch):
+    import cv2
+
+    before = cv2.getNumThreads()
+    try:
+        assert threads.set_threads(1) == 1
+        assert threads.get_threads() == 1
+        assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["OPENBLAS_NUM_THREADS"] == "1"
+        assert cv2.getNumThreads() == 1
+        import threadpoolctl
+        assert all(p["num_threads"] == 1 for p in threadpoolctl.threadpool_info())
+    finally:
+        threads.set_threads(max(before, 1))
+    with pytest.raises(ValueError):
+        threads.set_threads(0)
+
+
+def test_threads_per_worker():
+    assert threads.threads_per_worker(2, cpus=8) == 4
+    assert threads.threads_per_worker(16, cpus=8) == 1
+    with pytest.raises(ValueError):
+        threads.threads_per_worker(0)
+
+
+# ---------------------------------------------------------------- CLI
+
+def _parse(argv):
+    parser = argparse.ArgumentParser()
+    run_cmd.configure(parser)
+    return parser.parse_args(argv)
+
+
+def test_cli_options_build_the_pipeline():
+    args = _parse(["in", "out", "--s", "CT=2", "--s", "MR=4", "--method", "OCT=mobileunet", "--postprocess", "off"])
+    pipe = run_cmd.pipeline_from_args(args)
+    assert pipe.s == {"CT": 2, "MR": 4} and pipe.method == {"OCT": "mobileunet"} and pipe.postprocess is False
+    assert run_cmd.pipeline_from_args(_parse(["in", "out", "--s", "5"])).s == 5
+    assert run_cmd.pipeline_from_args(_parse(["in", "out", "--method", "medsam"])).method == "medsam"
+    base = run_cmd.pipeline_from_args(_parse(["in", "out", "--mode", "baseline"]))
+    assert base.mode == "baseline" and base.name == "baseline"
+    for bad in (["--s", "3", "--s", "CT=2"], ["--s", "Brain=2"], ["--method", "sam2"], ["--s", "0"]):
+        with pytest.raises((argparse.ArgumentTypeError, ValueError)):
+            run_cmd.pipeline_from_args(_parse(["in", "out"] + bad))
+
+
+def test_cli_run_on_data_samples_layout(write_case, tmp_path, capsys):
+    write_case("3DBox_PET_0001")
+    write_case("3DBox_PET_0002", seed=3)
+    rc = run_cmd.run(_parse([str(tmp_path), str(tmp_path / "out"), "--no-progress"]))
+    out = capsys.readouterr().out
+    assert rc == 0 and "2 predicted, 0 failed" in out
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.npz")) == ["3DBox_PET_0001.npz", "3DBox_PET_0002.npz"]
+    assert run_cmd.run(_parse([str(tmp_path / "nope"), str(tmp_path / "out")])) == 2
+    assert run_cmd.run(_parse([str(tmp_path), str(tmp_path / "o2"), "--cold", "--workers", "2"])) == 2
+
+
+def test_cli_module_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, argparse; import classicseg.cli.run as r, classicseg.cli.compare as c; "
+            "r.configure(argparse.ArgumentParser()); c.configure(argparse.ArgumentParser()); "
+            "print(sorted(m for m in ('torch', 'dask', 'distributed', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+    assert out == "[]"
