@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lab install samples clean-venv benchmark
+.PHONY: run test lab install samples clean-venv benchmark benchmark-quick
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ lab: $(STAMP)
 samples: $(STAMP)
 	$(BIN)/classicseg samples write data_samples/ --overwrite
 
+# every benchmarks/bench_*.py and peak_rss.py -> reports/benchmark.md (BENCH_ARGS="--only methods")
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
+benchmark-quick: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py --quick $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

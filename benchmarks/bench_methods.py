@@ -121,12 +121,12 @@ def run(repeats: int = 9) -> dict:
     add("PET 264x200x200, 1 box of 80^3 voxels, GHT + forcing", med, 0.15)
     # worst case: one box covering the whole volume (10.6 M voxels; the seed grows to 20 %)
     whole = np.array([[0, 0, 0, 199, 199, 263]])
-    med, _ = median_time(lambda: segment_pet(vol, whole), max(3, repeats // 3))
+    med, _ = median_time(lambda: segment_pet(vol, whole), max(1, repeats // 3))
     add("PET 264x200x200, 1 box = whole volume (stress, no target)", med)
 
     img, boxes = microscopy_phantom(137, rng)
     for backend in ("exact", "opencv"):
-        med, _ = median_time(lambda: segment_kmeans(img, boxes, backend=backend), max(3, repeats // 2))
+        med, _ = median_time(lambda: segment_kmeans(img, boxes, backend=backend), max(1, repeats // 2))
         mem = peak_memory(lambda: segment_kmeans(img, boxes, backend=backend))
         add(f"k-means 2304x2304, 137 boxes, backend={backend}", med, 1.6, peak_MiB=round(mem, 1))
 

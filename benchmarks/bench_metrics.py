@@ -10,12 +10,15 @@ with 3 ellipsoid labels each, then times, side by side in one run:
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_metrics.py [--cases 20] [--repeats 3]
+    .venv/bin/python benchmarks/bench_metrics.py [--cases 20] [--repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import statistics
 import tempfile
 import time
@@ -79,6 +82,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,10 +113,19 @@ def main(argv=None):
 
         base = statistics.median(timings["official-style"])
         print(f"{'':26s} {'median s':>9s} {'s/case':>8s} {'vs official-style':>18s}  (median of {args.repeats})")
+        rows = []
         for k, v in timings.items():
             m = statistics.median(v)
             print(f"{k:26s} {m:9.2f} {m / args.cases:8.3f} {base / m:17.2f}x")
-        print(f"mean DSC {np.mean([r.dsc for r in rep.rows]):.4f}  mean NSD {np.mean([r.nsd for r in rep.rows]):.4f}")
+            rows.append({"benchmark": k, "median_s": m, "s_per_case": m / args.cases,
+                         "speedup_vs_official_style": base / m})
+        dsc, nsd = np.mean([r.dsc for r in rep.rows]), np.mean([r.nsd for r in rep.rows])
+        print(f"mean DSC {dsc:.4f}  mean NSD {nsd:.4f}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count(),
+            "cases": args.cases, "shape": list(SHAPE), "repeats": args.repeats,
+            "mean_dsc": float(dsc), "mean_nsd": float(nsd), "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

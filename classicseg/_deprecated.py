@@ -26,7 +26,16 @@ __all__ = ["MOVED", "new_home", "install"]
 
 #: old module -> new module (every name moved with it), or -> {name: new module}.
 MOVED: dict[str, str | dict[str, str]] = {
-    "classicseg.pipeline.lessons": "classicseg.analysis.studies",
+    "classicseg.pipeline.lessons": {
+        **dict.fromkeys(["tolerant_area_overlap", "shifted", "per_box_dice", "subsampling_sweep",
+                         "box_values", "threshold_study", "subset_case", "per_box_table",
+                         "scaled_boxes"], "classicseg.analysis.studies"),
+        **dict.fromkeys(["ellipse_result", "skull_ellipse", "ellipse_agreement"],
+                        "classicseg.methods.ellipse"),
+        **dict.fromkeys(["relabel_result", "postprocessed"], "classicseg.methods.postprocess"),
+        "interpolate_from_slices": "classicseg.methods.interpolation",
+        "threshold_panel": "classicseg.viz",
+    },
     "classicseg.pipeline.gallery": "classicseg.analysis.failures",
     "classicseg.pipeline.evaluate": "classicseg.evaluation.evaluate",
     "classicseg.pipeline.compare": "classicseg.evaluation.compare",
@@ -36,6 +45,9 @@ MOVED: dict[str, str | dict[str, str]] = {
     "classicseg.models.weights": "classicseg.models.litemedsam.weights",
     "classicseg.models.mobileunet_weights": "classicseg.models.mobileunet.weights",
     "classicseg.models.mobileunet_train": "classicseg.models.mobileunet.train",
+    "classicseg.samples.userdata": {"load_directory": "classicseg.samples", "load_case_2025": "classicseg.io",
+                                    "boxes_from_2025": "classicseg.io_cvpr2025",
+                                    "manifest_synthetic_flags": "classicseg.io"},
 }
 
 

@@ -8,16 +8,18 @@ silently drops the last row/column/slice of every box -- we do not copy that bug
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-__all__ = ["box_slices", "box_shape", "box_center", "box_volume", "box_mask", "clip_box"]
+from .validation import check_box
+
+__all__ = ["box_slices", "box_shape", "box_mask", "clip_box"]
 
 
 def _as_box(box) -> np.ndarray:
-    b = np.asarray(box)
-    if b.ndim != 1 or b.size not in (4, 6):
-        raise ValueError(f"box must have 4 (2D) or 6 (3D) coordinates, got shape {b.shape}")
-    return b.astype(np.int64)
+    # whole numbers, min <= max (no image bounds here): classicseg.validation.check_box
+    return check_box(box)
 
 
 def box_slices(box) -> tuple[slice, ...]:
@@ -43,16 +45,6 @@ def box_shape(box) -> tuple[int, ...]:
     return tuple(s.stop - s.start for s in box_slices(box))
 
 
-def box_volume(box) -> int:
-    """Number of pixels/voxels inside the inclusive box."""
-    return int(np.prod(box_shape(box)))
-
-
-def box_center(box) -> tuple[int, ...]:
-    """Integer centre of the box in array axis order (floor of the midpoint)."""
-    return tuple((s.start + s.stop - 1) // 2 for s in box_slices(box))
-
-
 def box_mask(shape, box) -> np.ndarray:
     """Boolean array of ``shape`` that is True inside the inclusive box."""
     m = np.zeros(shape, dtype=bool)
@@ -60,13 +52,35 @@ def box_mask(shape, box) -> np.ndarray:
     return m
 
 
-def clip_box(box, shape) -> np.ndarray:
-    """Clip a box to an image of array ``shape`` ((H, W) or (D, H, W)); returns int64."""
+def clip_box(shape, box) -> np.ndarray:
+    """Clip a box to an image of array ``shape`` ((H, W) for a 2D box, (D, H, W) for 3D).
+
+    Shape first, like :func:`box_mask`. The 0.1 order ``clip_box(box, shape)`` still works
+    for one release (with a DeprecationWarning): a box has 4 or 6 coordinates and a shape 2
+    or 3 entries, so the two orders cannot be confused.
+
+    Returns
+    -------
+    ndarray of int64, the box with every coordinate inside the image.
+
+    Examples
+    --------
+    >>> clip_box((100, 200), [-5, 10, 250, 120]).tolist()
+    [0, 10, 199, 99]
+    """
+    if np.size(shape) in (4, 6) and np.size(box) == np.size(shape) // 2:
+        warnings.warn("clip_box(box, shape) is now clip_box(shape, box) (shape first, as "
+                      "box_mask); the old order goes away in classicseg 0.3",
+                      DeprecationWarning, stacklevel=2)
+        shape, box = box, shape
     b = _as_box(box).copy()
+    if len(shape) != b.size // 2:
+        raise ValueError(f"a {b.size}-coordinate box needs a shape of {b.size // 2} entries "
+                         f"(array axes), got {tuple(shape)}")
     if b.size == 4:
-        h, w = shape[-2], shape[-1]
+        h, w = shape
         hi = np.array([w - 1, h - 1, w - 1, h - 1])
     else:
-        d, h, w = shape[-3], shape[-2], shape[-1]
+        d, h, w = shape
         hi = np.array([w - 1, h - 1, d - 1, w - 1, h - 1, d - 1])
     return np.clip(b, 0, hi)

@@ -26,6 +26,8 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import os
 import re
 import tempfile
@@ -37,6 +39,10 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+from .io_cvpr2025 import boxes_from_2025, read_object_member
+from .validation import (InvalidInputError, check_boxes, check_image, check_labels, check_rgb_image,
+                         check_spacing, spatial_ndim)
 
 __all__ = [
     "MODALITIES",
@@ -52,7 +58,11 @@ __all__ = [
     "save_prediction",
     "save_case",
     "list_case_files",
+    "case_stem",
+    "resolve_layout",
     "iter_cases",
+    "load_case_2025",
+    "manifest_synthetic_flags",
     "atomic_savez",
     "atomic_write",
     "to_uint8",
@@ -78,8 +88,11 @@ _IMAGE_KEYS = {"imgs", "boxes", "spacing", "gts"}
 _IGNORED_KEYS = {"text_prompts", "origin", "direction"}  # SimpleITK metadata, 2025 text prompts
 
 
-class ChallengeFileError(ValueError):
-    """A challenge file (or array) is malformed. The message names the file and the problem."""
+class ChallengeFileError(InvalidInputError):
+    """A challenge file (or array) is malformed: ``"<file>: <problem>"``.
+
+    ``problem`` is worded as :mod:`classicseg.validation` words it for the same array (a
+    ``ValueError``, like every :class:`~classicseg.validation.InvalidInputError`)."""
 
     def __init__(self, source, problem: str):
         self.source = str(source)
@@ -203,109 +216,128 @@ class Case:
 
 # --------------------------------------------------------------------------- validation
 
-def _finite_integral(src, key: str, a: np.ndarray) -> np.ndarray:
-    if a.dtype == object:
-        raise ChallengeFileError(src, f"'{key}' is an object array; refusing it (pickled data is never loaded)")
-    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating) or a.dtype == bool):
-        raise ChallengeFileError(src, f"'{key}' must be numeric, got dtype {a.dtype}")
-    if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max:
-        raise ChallengeFileError(src, f"'{key}' holds values too large for int64")
-    if np.issubdtype(a.dtype, np.floating):
-        if not np.all(np.isfinite(a)):
-            raise ChallengeFileError(src, f"'{key}' contains NaN or inf")
-        if not np.all(a == np.round(a)):
-            raise ChallengeFileError(src, f"'{key}' must hold whole numbers, got non-integer values")
-    return a.astype(np.int64)
+@contextlib.contextmanager
+def _in_file(src):
+    """Re-raise a validation error as a ChallengeFileError naming ``src`` (same problem text)."""
+    try:
+        yield
+    except ChallengeFileError:
+        raise
+    except InvalidInputError as e:
+        raise ChallengeFileError(src, str(e)) from None
 
 
 def _validate_image_boxes(src, image, boxes, spacing, *, dim_hint=None):
-    image = np.asarray(image)
-    if image.dtype == object:
-        raise ChallengeFileError(src, "'imgs' is an object array; refusing it")
-    if image.dtype != np.uint8:
-        if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
-            raise ChallengeFileError(src, "'imgs' contains NaN or inf")
-        raise ChallengeFileError(
-            src, f"'imgs' must be uint8 in [0, 255] (challenge format), got dtype {image.dtype}; "
-                 "rescale with classicseg.io.to_uint8() first")
-    boxes = np.asarray(boxes)
-    if boxes.size == 0:
-        boxes = boxes.reshape(0, 6 if (dim_hint == 3 or (dim_hint is None and image.ndim == 3 and image.shape[-1] != 3)) else 4)
-    if boxes.ndim != 2 or boxes.shape[1] not in (4, 6):
-        raise ChallengeFileError(src, f"'boxes' must have shape (N, 4) for 2D or (N, 6) for 3D, got {boxes.shape}")
-    boxes = _finite_integral(src, "boxes", boxes)
-    is_3d = boxes.shape[1] == 6
-    if dim_hint is not None and dim_hint != (3 if is_3d else 2):
-        raise ChallengeFileError(src, f"file name says {dim_hint}D but 'boxes' have {boxes.shape[1]} columns")
-    if is_3d:
-        if image.ndim != 3:
-            raise ChallengeFileError(src, f"3D 'imgs' must be (D, H, W), got shape {image.shape}")
-        d, h, w = image.shape
-        hi = np.array([w, h, d, w, h, d]) - 1
-    else:
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ChallengeFileError(src, f"2D 'imgs' must be (H, W, 3), got shape {image.shape}")
-        h, w = image.shape[:2]
-        hi = np.array([w, h, w, h]) - 1
-    if min(image.shape) == 0:
-        raise ChallengeFileError(src, f"'imgs' is empty, shape {image.shape}")
+    """The :mod:`classicseg.validation` rules plus the challenge's: uint8 images, (H, W, 3) in 2D,
+    and a 2D/3D file name that agrees with the boxes."""
+    with _in_file(src):
+        ndim = spatial_ndim(image, boxes)
+        width = np.shape(boxes)[-1] if np.ndim(boxes) == 2 and np.size(boxes) else None
+        if dim_hint is not None and width in (4, 6) and dim_hint != ndim:
+            raise ChallengeFileError(src, f"file name says {dim_hint}D but 'boxes' have "
+                                          f"{width} columns")
+        ndim = dim_hint if dim_hint is not None else ndim
+        if ndim == 3:
+            image = check_image(image, ndim=3)
+        else:
+            image = check_rgb_image(image, allow_gray=False)
+        if image.dtype != np.uint8:
+            raise InvalidInputError(f"image must be uint8 in [0, 255] (the challenge format), "
+                                    f"got dtype {image.dtype}; rescale with "
+                                    "classicseg.io.to_uint8() first")
+        boxes = check_boxes(boxes, image.shape if ndim == 3 else image.shape[:2])
+        if spacing is not None:
+            spacing = check_spacing(spacing, ndim=3)
     if len(boxes) == 0:
         warnings.warn(f"{src}: no boxes; the prediction will be empty", stacklevel=3)
-    k = boxes.shape[1] // 2
-    for i, b in enumerate(boxes):
-        if np.any(b[:k] > b[k:]):
-            raise ChallengeFileError(src, f"box {i} {b.tolist()} is inverted (min > max)")
-        if np.any(b < 0) or np.any(b > hi):
-            raise ChallengeFileError(
-                src, f"box {i} {b.tolist()} lies (partly) outside the image of shape {image.shape}; "
-                     f"valid coordinates are 0..{hi.tolist()} (inclusive maxima)")
-    if spacing is not None:
-        sp = np.asarray(spacing, dtype=float).ravel()
-        if sp.size != 3 or not np.all(np.isfinite(sp)) or np.any(sp <= 0):
-            raise ChallengeFileError(src, f"'spacing' must be 3 positive finite numbers (x, y, z), got {spacing!r}")
-        spacing = tuple(float(v) for v in sp)
     return image, boxes, spacing
 
 
 def _validate_labels(src, labels, shape, *, key: str) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.dtype == object:
-        raise ChallengeFileError(src, f"'{key}' is an object array; refusing it")
-    if labels.dtype == bool:
-        labels = labels.astype(np.uint8)
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ChallengeFileError(src, f"'{key}' must be an integer label map, got dtype {labels.dtype}")
-    if tuple(labels.shape) != tuple(shape):
-        raise ChallengeFileError(src, f"'{key}' shape {labels.shape} differs from the image's spatial shape {tuple(shape)}")
-    if labels.size and labels.min() < 0:
-        raise ChallengeFileError(src, f"'{key}' has negative labels")
-    return labels
+    with _in_file(src):
+        return check_labels(labels, shape, arg_name=key)
 
 
 # --------------------------------------------------------------------------- reading
 
+#: Deflate cannot compress better than about 1032:1; a member claiming more is corrupt (or a zip bomb).
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo):
+    """``(shape, dtype, header_bytes)`` of one ``.npy`` member, read without allocating anything
+    from its (untrusted) header."""
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read = {(1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f"unsupported .npy format version {version}")
+        shape, _, dtype = read(f, max_header_size=10_000)
+        return shape, dtype, f.tell()
+
+
+def _check_member(info: zipfile.ZipInfo, shape, dtype, header: int) -> None:
+    """Refuse a member whose header declares more data than the member holds."""
+    if any(not isinstance(n, int) or n < 0 for n in shape):
+        raise ValueError(f"invalid shape {shape!r} in its header")
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    available = info.file_size - header
+    if declared > available:
+        raise ValueError(f"its header declares shape {tuple(shape)} {dtype} ({declared:,} bytes) but the "
+                         f"member holds only {max(available, 0):,} bytes: the file is corrupt or truncated")
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + (1 << 20):
+        raise ValueError(f"it claims {info.file_size:,} bytes from {info.compress_size:,} compressed bytes: "
+                         "the file is corrupt")
+
+
 def _open_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every member of an ``.npz`` as an array, read defensively: headers are checked against the
+    member sizes before anything is allocated, pickles are refused, and whatever goes wrong in
+    zip, numpy or the header parser becomes one :class:`ChallengeFileError` naming file and member."""
     path = Path(path)
     if not path.is_file():
-        raise ChallengeFileError(path, "file not found")
+        raise ChallengeFileError(path, "file not found" if not path.exists() else "not a regular file")
     with open(path, "rb") as f:
         magic = f.read(6)
     # Check the header ourselves: np.load falls back to unpickling anything that is not a
     # zip or .npy, which would give a misleading "pickle" message (and must never run).
+    if not magic:
+        raise ChallengeFileError(path, "is an empty file, not an .npz archive")
     if magic.startswith(b"\x93NUMPY"):
         raise ChallengeFileError(path, "is a single .npy array, not an .npz archive (write it with np.savez)")
     if not magic.startswith(b"PK"):
         raise ChallengeFileError(path, "not an .npz archive (no zip header): corrupt, truncated or another format")
+    out: dict[str, np.ndarray] = {}
+    member = None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise ChallengeFileError(path, "holds a pickled object array; refusing to load it "
-                                           "(pickles can run code; convert the file to plain arrays)") from None
-        raise ChallengeFileError(path, f"not a readable .npz ({e})") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:
-        raise ChallengeFileError(path, f"corrupt or truncated .npz ({type(e).__name__}: {e})") from None
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                member = info.filename
+                if not member.endswith(".npy") or info.is_dir():
+                    continue  # np.savez writes only .npy members; anything else is not ours to read
+                try:
+                    shape, dtype, header = _member_header(zf, info)
+                except Exception as e:  # ValueError, SyntaxError, tokenize.TokenError, ...
+                    raise ChallengeFileError(path, f"member '{member[:-4]}' has a garbled .npy header "
+                                                   f"({type(e).__name__}: {e}): the file is corrupt") from None
+                if dtype.hasobject:
+                    raise ChallengeFileError(path, f"'{member[:-4]}' is a pickled object array; refusing to "
+                                                   "load it (pickles can run code; convert the file to plain arrays)")
+                try:
+                    _check_member(info, shape, dtype, header)
+                except ValueError as e:
+                    raise ChallengeFileError(path, f"member '{member[:-4]}': {e}") from None
+                with zf.open(info) as f:
+                    out[member[:-4]] = np.lib.format.read_array(f, allow_pickle=False)
+    except ChallengeFileError:
+        raise
+    except MemoryError:
+        raise ChallengeFileError(path, f"member '{member}' is too large to load into memory") from None
+    except Exception as e:  # zip, numpy and tokenize errors alike: the file is unusable, say so
+        where = f" (member '{member}')" if member else ""
+        raise ChallengeFileError(path, f"corrupt or truncated .npz{where}: {type(e).__name__}: {e}") from None
+    return out
 
 
 def _check_keys(path, data, required, allowed, allow_extra_keys):
@@ -366,10 +398,8 @@ def load_ground_truth(path) -> tuple[np.ndarray, tuple | None]:
         raise ChallengeFileError(path, f"'gts' must be 2D or 3D, got shape {gts.shape}")
     spacing = data.get("spacing")
     if spacing is not None:
-        sp = np.asarray(spacing, float).ravel()
-        if sp.size != 3 or not np.all(np.isfinite(sp)) or np.any(sp <= 0):
-            raise ChallengeFileError(path, f"'spacing' must be 3 positive finite numbers, got {spacing!r}")
-        spacing = tuple(float(v) for v in sp)
+        with _in_file(path):
+            spacing = check_spacing(spacing, ndim=3)
     return gts, spacing
 
 
@@ -495,6 +525,16 @@ def to_uint8(image) -> np.ndarray:
 
 # --------------------------------------------------------------------------- directories
 
+def case_stem(path) -> str:
+    """A case's name: its file name without the ``.npz`` ending (any letter case).
+
+    >>> case_stem("imgs/2DBox_US_0001.NPZ"), case_stem("3DBox_CT_a.b.npz")
+    ('2DBox_US_0001', '3DBox_CT_a.b')
+    """
+    name = Path(path).name
+    return name[:-4] if name.lower().endswith(".npz") else name
+
+
 def list_case_files(directory) -> list[Path]:
     """``*.npz`` files directly inside ``directory``, in stable (sorted by name) order."""
     directory = Path(directory)
@@ -504,19 +544,125 @@ def list_case_files(directory) -> list[Path]:
                   key=lambda p: p.name)
 
 
-def iter_cases(directory, gt_dir=None, *, errors: str = "raise", **load_kw) -> Iterator[Case]:
-    """Yield the cases of a directory in sorted order.
+def resolve_layout(directory, gt_dir=None) -> tuple[Path, Path | None]:
+    """``(image folder, ground-truth folder or None)`` of a challenge data folder.
 
-    ``gt_dir`` holds ground-truth files of the same names (missing ones -> ``gts`` None).
-    ``errors="warn"`` reports a malformed file as a warning and goes on with the rest;
-    ``errors="raise"`` (default) stops at the first one.
+    Two layouts: ``DIR/imgs/`` (+ ``DIR/gts/``, used when ``gt_dir`` is not given and it
+    exists) -- how the challenge ships its data and :func:`classicseg.samples.write` writes
+    it -- or a flat ``DIR/*.npz`` (files may carry ``gts`` themselves, or pass ``gt_dir``).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise NotADirectoryError(f"{directory}: not a directory")
+    img_dir = directory / "imgs" if (directory / "imgs").is_dir() else directory
+    if gt_dir is None and img_dir != directory and (directory / "gts").is_dir():
+        gt_dir = directory / "gts"
+    return img_dir, (Path(gt_dir) if gt_dir is not None else None)
+
+
+def manifest_synthetic_flags(root: Path) -> dict[str, bool]:
+    """name -> synthetic flag from the MANIFEST.tsv that ``classicseg.samples.write`` puts
+    beside imgs/ (column ``file`` or ``name``; ``origin`` = synthetic/real, or ``synthetic``)."""
+    for folder in (root, root.parent):
+        path = folder / "MANIFEST.tsv"
+        if not path.is_file():
+            continue
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        out = {}
+        for row in rows:
+            name = (row.get("file") or row.get("name") or "").strip()
+            name = name[:-4] if name.lower().endswith(".npz") else name
+            if "origin" in row:
+                out[name] = (row["origin"] or "").strip().lower() == "synthetic"
+            elif "synthetic" in row:
+                out[name] = (row["synthetic"] or "").strip().lower() in ("1", "true", "yes", "y")
+        return out
+    return {}
+
+
+def load_case_2025(path, gt_path=None, *, modality: str | None = None) -> Case:
+    """Read a CVPR 2025 3D file (pickled box dicts) safely as a :class:`Case`."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = set(z.files)
+            if "imgs" not in keys or "boxes" not in keys:
+                raise ChallengeFileError(path, f"missing 'imgs' or 'boxes'; found {sorted(keys)}")
+            image = z["imgs"]
+            spacing = z["spacing"] if "spacing" in keys else None
+            gts = None
+            if "gts" in keys and gt_path is None:
+                gts = z["gts"]
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ChallengeFileError(path, f"not a readable .npz ({e})") from None
+    except ValueError as e:
+        raise ChallengeFileError(path, f"unexpected pickled array outside 'boxes' ({e})") from None
+    try:
+        raw = read_object_member(path, "boxes")
+        numeric = isinstance(raw, np.ndarray) and not raw.dtype.hasobject
+        boxes = raw if numeric else boxes_from_2025(raw, source="boxes")
+    except ValueError as e:
+        raise ChallengeFileError(path, str(e)) from None
+    if gt_path is not None:
+        gts, gt_spacing = load_ground_truth(gt_path)
+        spacing = spacing if spacing is not None else gt_spacing
+    name = case_stem(path)
+    meta = ({"format": "CVPR2024 (pickled extra keys were not read)"} if numeric else
+            {"format": "CVPR2025", "box_xy": "extent on the z_mid slice"})
+    return Case(name=name, image=image, boxes=boxes, modality=modality, spacing=spacing, gts=gts, path=path, meta=meta)
+
+
+def iter_cases(directory, gt_dir=None, *, errors: str = "raise", modality: str | None = None,
+               allow_extra_keys: bool = False) -> Iterator[Case]:
+    """Yield the validated cases of a folder of challenge files, sorted by file name.
+
+    Parameters
+    ----------
+    directory : path-like
+        ``DIR`` with ``imgs/`` (+ optional ``gts/``), or a flat folder of ``.npz`` files
+        (see :func:`resolve_layout`). CVPR 2024 files and CVPR 2025 3D files (pickled box
+        dicts, read safely: :mod:`classicseg.io_cvpr2025`) are both accepted.
+    gt_dir : path-like, optional
+        Ground-truth files of the same names (missing ones -> ``gts`` None).
+    errors : {"raise", "warn"}
+        Stop at the first malformed file, or warn (naming it) and go on with the rest.
+    modality : str, optional
+        Override the modality parsed from the file names.
+    allow_extra_keys : bool
+        Ignore unknown keys in the files.
+
+    Yields
+    ------
+    Case
+        ``case.path`` is the image file; ``meta["synthetic"]`` comes from a ``MANIFEST.tsv``
+        beside the files when there is one.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from classicseg import samples
+    >>> d = tempfile.mkdtemp()
+    >>> _ = samples.write(d, ["oct-cysts"])
+    >>> [(c.name, c.synthetic) for c in iter_cases(d)]
+    [('2DBox_OCT_synthetic-cysts', True)]
     """
     if errors not in ("raise", "warn"):
         raise ValueError(f"errors must be 'raise' or 'warn', got {errors!r}")
-    for p in list_case_files(directory):
-        gt = Path(gt_dir) / p.name if gt_dir is not None else None
+    img_dir, gdir = resolve_layout(directory, gt_dir)
+    synthetic = manifest_synthetic_flags(img_dir)  # written by classicseg.samples.write
+    for p in list_case_files(img_dir):
+        gt = gdir / p.name if gdir is not None and (gdir / p.name).is_file() else None
         try:
-            yield load_case(p, gt if gt is not None and gt.exists() else None, **load_kw)
+            try:
+                case = load_case(p, gt, modality=modality, allow_extra_keys=allow_extra_keys)
+            except ChallengeFileError as e:
+                if "pickle" not in e.problem:
+                    raise
+                case = load_case_2025(p, gt, modality=modality)
+            if case.name in synthetic:
+                case.meta["synthetic"] = synthetic[case.name]
+            yield case
         except ChallengeFileError as e:
             if errors == "raise":
                 raise

@@ -67,13 +67,3 @@ class SegmentationResult:
     def methods(self) -> list[str]:
         return [b.method for b in self.boxes]
 
-    def box_mask(self, index: int) -> np.ndarray:
-        """Boolean mask of box ``index`` as it survives in the final label map."""
-        return self.segs == index + 1
-
-    def summary(self) -> dict:
-        """Counts of boxes per method and the total time, for logs and reports."""
-        counts: dict[str, int] = {}
-        for b in self.boxes:
-            counts[b.method] = counts.get(b.method, 0) + 1
-        return {"methods": counts, "seconds": self.seconds, "n_boxes": len(self.boxes)}

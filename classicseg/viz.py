@@ -29,8 +29,8 @@ from collections.abc import Mapping
 import numpy as np
 
 __all__ = [
-    "overlay", "side_by_side", "histogram_split", "failure_gallery", "bar_by_modality",
-    "time_vs_dice", "label_colours", "default_slice", "figure_png",
+    "overlay", "side_by_side", "histogram_split", "threshold_panel", "failure_gallery",
+    "bar_by_modality", "time_vs_dice", "label_colours", "default_slice", "figure_png",
 ]
 
 SYNTHETIC_TAG = "(synthetic)"
@@ -227,9 +227,10 @@ def overlay(ax, image, mask=None, boxes=None, *, title=None, synthetic=False, sl
 def _score_text(score, seconds) -> str:
     parts = []
     if score is not None:
-        if isinstance(score, Mapping):
-            d = score.get("dsc", score.get("dice"))
-            s = score.get("nsd")
+        if isinstance(score, Mapping):  # e.g. metrics.score_case's output
+            d, s = score.get("dsc"), score.get("nsd")
+        elif hasattr(score, "dsc"):  # e.g. an analysis.scores.MethodScore row
+            d, s = score.dsc, getattr(score, "nsd", None)
         else:
             d, s = score, None
         if d is not None:
@@ -261,8 +262,9 @@ def side_by_side(image, gt, results: Mapping, *, boxes, scores=None, times=None,
     boxes : array-like
         (N, 4) or (N, 6) prompt boxes (inclusive maxima).
     scores : dict, optional
-        Method name -> Dice float or a dict with ``dsc``/``dice`` and ``nsd`` (e.g. the output
-        of :func:`classicseg.metrics.score_case`), printed under the panel.
+        Method name -> DSC float, a dict with ``dsc`` and ``nsd`` (e.g. the output of
+        :func:`classicseg.metrics.score_case`) or a row with ``.dsc`` / ``.nsd`` attributes
+        (:class:`classicseg.analysis.scores.MethodScore`), printed under the panel.
     times : dict, optional
         Method name -> seconds; defaults to each SegmentationResult's ``seconds``.
     slice_index : int, optional
@@ -375,6 +377,41 @@ def histogram_split(values, thresholds: Mapping, *, bins=100, title=None, synthe
     return fig
 
 
+def threshold_panel(case, *, reference: Mapping[str, float] | None = None, bins: int | None = None,
+                    **study_options):
+    """Histogram of a PET/OCT case's pooled box values split by its threshold, Dice in the title.
+
+    The figure behind the notebooks' GHT sliders: the threshold and scores come from
+    :func:`classicseg.analysis.studies.threshold_study` with ``study_options`` (``method``,
+    ``nu``, ``tau``, ``kappa``, ``omega``, ``force``), drawn with :func:`histogram_split`
+    together with any ``reference`` thresholds (name -> value, e.g. Otsu's). Synthetic cases
+    are tagged "(synthetic)".
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; the line ``chosen`` is the study's threshold.
+
+    Examples
+    --------
+    >>> from classicseg.io import Case
+    >>> vol = np.full((6, 12, 12), 40, np.uint8); vol[2:4, 4:8, 4:8] = 200
+    >>> gt = (vol > 100).astype(np.uint8)
+    >>> pet = Case("3DBox_PET_toy", vol, np.array([[3, 3, 1, 8, 8, 4]]), spacing=(4, 4, 4), gts=gt)
+    >>> threshold_panel(pet, method="otsu", force=False).axes[0].get_title()
+    '3DBox_PET_toy: Dice 1.000 (per box 1.00)'
+    """
+    from .analysis.studies import box_values, threshold_study
+
+    study = threshold_study(case, **study_options)
+    values = box_values(case.image, case.boxes)
+    lines = {"chosen": study["threshold"], **dict(reference or {})}
+    per_box = ", ".join(f"{d:.2f}" for d in study["dsc_per_box"])
+    title = f"{case.name}: Dice {study['dsc']:.3f} (per box {per_box})"
+    return histogram_split(values, lines, bins=bins or (100 if case.is_3d else 32), log=True,
+                           title=title, synthetic=case.synthetic)
+
+
 def _records(table) -> list[dict]:
     """Rows of a pandas DataFrame, a list of dicts or a dict of columns, as a list of dicts."""
     if hasattr(table, "to_dict") and hasattr(table, "columns"):
@@ -391,74 +428,89 @@ def _records(table) -> list[dict]:
     return rows
 
 
-def failure_gallery(rows, *, n: int = 8, sort: bool = True, synthetic=None, panel_size: float = 2.4):
-    """Grid of the cases where two methods disagree most: image, GT, method A, method B per row.
+def failure_gallery(rows, *, n: int = 8, synthetic=None, panel_size: float = 2.4, sort=None):
+    """Grid of gallery rows, in the order given: image + boxes, GT, method A, method B per row.
+
+    The rows are computed (and ranked) in :mod:`classicseg.analysis.failures`; this only
+    draws them, e.g. ``failure_gallery(rank_by_gap(rows, a, b, absolute=True))`` for the
+    largest disagreements first, or ``failure_gallery(gap_rows(rows, a, b))`` in box order.
 
     Parameters
     ----------
-    rows : list of dict or DataFrame
-        Each row: ``image``, ``gt``, ``preds`` (dict of exactly two name -> mask or
-        SegmentationResult), and optionally ``name``, ``dice`` (name -> float), ``gap`` (default
-        ``dice[A] - dice[B]``), ``boxes``, ``slice_index`` (volumes), ``synthetic``.
+    rows : sequence of GalleryRow
+        :class:`~classicseg.analysis.failures.GalleryRow` with exactly two predictions (as
+        :func:`~classicseg.analysis.failures.gap_rows` / ``rank_by_gap`` / ``split_winners``
+        return them). A finite ``gap`` is printed under the name.
     n : int
-        Number of rows shown.
-    sort : bool
-        Show the largest absolute Dice gaps first.
+        Number of rows shown (the first ``n``).
     synthetic : bool, optional
         Force the "(synthetic)" tag on (or off) for every row; default: each row's own flag.
+    sort : bool, optional
+        Deprecated (the gallery draws rows in the order given); ``True`` ranks them by the
+        absolute gap with :func:`~classicseg.analysis.failures.rank_by_gap`.
 
     Returns
     -------
     matplotlib.figure.Figure
         ``4 * min(n, len(rows))`` axes.
+
+    Examples
+    --------
+    >>> from classicseg.analysis.failures import GalleryRow
+    >>> gt = np.zeros((12, 12), np.uint8); gt[3:9, 3:9] = 1
+    >>> row = GalleryRow("toy", np.zeros((12, 12, 3), np.uint8), gt, {"a": gt, "b": 0 * gt},
+    ...                  {"a": 1.0, "b": 0.0}, gap=1.0)
+    >>> fig = failure_gallery([row])
+    >>> len(fig.axes), fig.axes[0].get_title(), fig.axes[3].get_title()
+    (4, 'toy\\ngap +1.000', 'b: Dice 0.000')
     """
-    rows = _records(rows)
+    rows = list(rows)
     if not rows:
         raise ValueError("failure_gallery: rows is empty")
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    prepared = []
     for i, r in enumerate(rows):
-        missing = {"image", "gt", "preds"} - set(r)
-        if missing:
-            raise ValueError(f"failure_gallery: row {i} lacks {sorted(missing)}")
-        preds = dict(r["preds"])
-        if len(preds) != 2:
-            raise ValueError(f"failure_gallery: row {i} needs exactly two predictions, got {list(preds)}")
-        dice = dict(r.get("dice") or {})
-        (a, _), (b, _) = preds.items()
-        gap = r.get("gap")
-        if gap is None and a in dice and b in dice:
-            gap = float(dice[a]) - float(dice[b])
-        prepared.append((i, r, preds, dice, gap))
-    if sort:
-        prepared.sort(key=lambda t: -abs(t[4]) if t[4] is not None and not math.isnan(t[4]) else math.inf)
-    prepared = prepared[:n]
-    fig = _new_figure((panel_size * 4, panel_size * len(prepared) + 0.3))
-    axes = fig.subplots(len(prepared), 4, squeeze=False)
-    for row_axes, (i, r, preds, dice, gap) in zip(axes, prepared):
-        img = np.asarray(r["image"])
-        boxes = r.get("boxes")
-        volume = _is_volume(img, boxes)
-        gt = _as_mask(r["gt"], img.shape if volume else img.shape[:2], f"rows[{i}]['gt']")
-        masks = {k: _as_mask(v, gt.shape, f"rows[{i}]['preds'][{k!r}]") for k, v in preds.items()}
+        if not hasattr(r, "preds") or not hasattr(r, "dsc"):
+            raise ValueError(f"failure_gallery: row {i} is a {type(r).__name__}, not a GalleryRow "
+                             "(see classicseg.analysis.failures.case_row / box_rows)")
+        if len(r.preds) != 2:
+            raise ValueError(f"failure_gallery: row {i} needs exactly two predictions, got "
+                             f"{list(r.preds)}; compare two methods with failures.gap_rows")
+    if sort is not None:
+        import warnings
+
+        warnings.warn("failure_gallery(sort=...) is deprecated: it draws rows in the order given; "
+                      "rank them with classicseg.analysis.failures.rank_by_gap(..., absolute=True)",
+                      DeprecationWarning, stacklevel=2)
+        if sort:
+            from .analysis.failures import rank_by_gap
+
+            rows = rank_by_gap(rows, *rows[0].methods, absolute=True)
+    rows = rows[:n]
+    fig = _new_figure((panel_size * 4, panel_size * len(rows) + 0.3))
+    axes = fig.subplots(len(rows), 4, squeeze=False)
+    for i, (row_axes, r) in enumerate(zip(axes, rows)):
+        img = np.asarray(r.image)
+        volume = _is_volume(img, r.boxes)
+        gt = _as_mask(r.gt, img.shape if volume else img.shape[:2], f"rows[{i}].gt")
+        masks = {k: _as_mask(v, gt.shape, f"rows[{i}].preds[{k!r}]") for k, v in r.preds.items()}
         z = None
         if volume:
-            z = r.get("slice_index")
-            z = default_slice(img.shape, gt=gt, boxes=boxes) if z is None else int(z)
+            z = r.slice_index
+            z = default_slice(img.shape, gt=gt, boxes=r.boxes) if z is None else int(z)
             img, gt = img[z], gt[z]
             masks = {k: v[z] for k, v in masks.items()}
-        syn = bool(r.get("synthetic", False)) if synthetic is None else bool(synthetic)
-        name = str(r.get("name", f"case {i}"))
+        syn = bool(r.synthetic) if synthetic is None else bool(synthetic)
         # second line: long case names would otherwise run into the next panel's title
-        gap_txt = f"\ngap {gap:+.3f}" if gap is not None and not math.isnan(gap) else ""
+        gap_txt = f"\ngap {r.gap:+.3f}" if r.gap is not None and not math.isnan(r.gap) else ""
         n_ids = max([int(m.max()) for m in [gt, *masks.values()] if m.size] + [1])
-        overlay(row_axes[0], img, None, boxes, title=f"{name}{gap_txt}", synthetic=syn, slice_index=z,
-                box_colour="yellow", n_colours=n_ids)
+        overlay(row_axes[0], img, None, r.boxes, title=f"{r.name}{gap_txt}", synthetic=syn,
+                slice_index=z, box_colour="yellow", n_colours=n_ids)
         overlay(row_axes[1], img, gt, None, title="ground truth", n_colours=n_ids)
         for ax, (k, m) in zip(row_axes[2:], masks.items()):
-            d = dice.get(k)
-            overlay(ax, img, m, None, title=k if d is None else f"{k}: Dice {_fmt(d)}", n_colours=n_ids)
+            d = r.dsc.get(k)
+            overlay(ax, img, m, None, title=k if d is None else f"{k}: Dice {_fmt(d)}",
+                    n_colours=n_ids)
     fig.tight_layout()
     return fig
 
@@ -572,3 +624,40 @@ def time_vs_dice(table, *, time: str = "seconds", metric: str = "dsc", hue: str 
     ax.set_title(_tag(title if title is not None else f"time vs {metric}", synthetic), fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def comparison_figures(fig_dir, result, worst_cases=()) -> list:
+    """The figures of a ``classicseg compare`` report, saved as PNG under ``fig_dir``.
+
+    DSC and NSD per modality (bars), warm time vs DSC per case, and each of ``worst_cases``
+    (:class:`classicseg.evaluation.compare.WorstCase`) side by side. ``result`` is the
+    :class:`~classicseg.evaluation.compare.CompareResult`; its ``per_case`` rows are drawn as
+    they are. Returns the paths written.
+    """
+    from pathlib import Path
+
+    plt = _pyplot()
+    fig_dir = Path(fig_dir)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def save(fig, name):
+        path = fig_dir / name
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        written.append(path)
+
+    table = [c for c in result.per_case if c["dsc"] is not None]
+    tag = " (synthetic)" if any(c.get("synthetic") for c in table) else ""
+    for metric in ("dsc", "nsd"):
+        save(bar_by_modality(table, metric=metric, hue="pipeline", title=f"{metric.upper()} per modality{tag}"),
+             f"{metric}_by_modality.png")
+    timed = [c for c in table if c["seconds"] is not None]
+    if timed:
+        save(time_vs_dice(timed, time="seconds", metric="dsc", hue="pipeline",
+                          title=f"warm time vs DSC per case{tag}"), "time_vs_dice.png")
+    for w in worst_cases:
+        save(side_by_side(w.image, w.gt, w.results, boxes=w.boxes, scores=w.scores, times=w.times,
+                          synthetic=w.synthetic, title=f"worst {w.rank} for {w.pipeline}: {w.name}"),
+             f"worst_{w.rank}_{w.name}.png")
+    return written

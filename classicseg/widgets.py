@@ -34,13 +34,13 @@ from __future__ import annotations
 import contextlib
 import html
 import math
-import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from .boxes import box_slices, clip_box
+from .boxes import box_slices
 from .io import Case, to_uint8
+from .validation import InvalidInputError, check_boxes
 
 __all__ = [
     "BoxSelector", "InteractiveComparison", "FailureGallery", "image_png", "widget_to_box",
@@ -392,23 +392,17 @@ class BoxSelector:
     # ----------------------------------------------------------------- internals
 
     def _validate(self, value, previous) -> np.ndarray:
-        b = np.asarray(value, dtype=float)
-        if b.shape not in ((4,), (6,)) or not np.all(np.isfinite(b)):
-            raise ValueError(f"box must be 4 (or, for a volume, 6) finite numbers, got {value!r}")
-        if not np.all(b == np.round(b)):
-            raise ValueError(f"box must hold whole pixel indices, got {value!r}")
-        b = b.astype(np.int64)
-        if b.size == 6 and not self.volume:
-            raise ValueError(f"box {b.tolist()} has 6 coordinates but the input is a 2D image")
-        if self.volume and b.size == 4:
-            b = np.array([b[0], b[1], previous[2], b[2], b[3], previous[5]], np.int64)
-        k = b.size // 2
-        if np.any(b[:k] > b[k:]):
-            raise ValueError(f"box {b.tolist()} is inverted (min > max)")
-        hi = np.array(self.shape[::-1]) - 1  # (x, y[, z]) maxima
-        if np.any(b[k:] < 0) or np.any(b[:k] > hi):
-            raise ValueError(f"box {b.tolist()} lies entirely outside the image of shape {self.shape}")
-        return clip_box(b, self.shape)
+        """One box by the rules of :func:`classicseg.validation.check_boxes` (same errors as
+        every other entry point), except that a box sticking out of the image is clipped."""
+        b = np.asarray(value)
+        if self.volume and b.size == 4 and b.ndim in (1, 2) and b.dtype.kind in "iuf":
+            # an in-plane box: keep the z range
+            x0, y0, x1, y1 = b.ravel()
+            b = np.array([x0, y0, previous[2], x1, y1, previous[5]])
+        b = check_boxes(b, self.shape, clip=True)
+        if len(b) != 1:
+            raise InvalidInputError(f"box must be one box, got {len(b)} boxes")
+        return b[0]
 
     @contextlib.contextmanager
     def _mute(self):
@@ -533,14 +527,6 @@ class BoxSelector:
 
 # --------------------------------------------------------------------------- comparison viewer
 
-def _as_result(out, shape, name):
-    """A method's return value as a label map (SegmentationResult or array accepted)."""
-    segs = np.asarray(getattr(out, "segs", out))
-    if segs.shape != tuple(shape):
-        raise ValueError(f"method {name!r} returned a mask of shape {segs.shape}, expected {tuple(shape)}")
-    return segs
-
-
 class InteractiveComparison:
     """Draw a box; every method segments it; see the masks, Dice, NSD and time side by side.
 
@@ -564,9 +550,11 @@ class InteractiveComparison:
     ----------
     selector : BoxSelector
     last : dict
-        Method name -> {"dice", "nsd", "seconds"} (or {"error": message}) for the current box.
+        Method name -> :class:`~classicseg.analysis.scores.MethodScore` (``dsc``, ``nsd``,
+        ``seconds``, ``result``; ``error`` when the method raised) for the current box.
     results : dict
-        Method name -> SegmentationResult (or label map) for the current box.
+        Method name -> SegmentationResult (or label map) for the current box (methods that
+        ran).
     label : int
         Ground-truth instance scored against (see :func:`target_label`); 0 without GT.
     figure : matplotlib.figure.Figure
@@ -575,7 +563,8 @@ class InteractiveComparison:
         How many times the methods were run.
 
     The ground-truth object is the GT instance with the most voxels inside the box, so a box
-    around any object of the case is scored against that object.
+    around any object of the case is scored against that object. Running, timing and scoring
+    is :func:`classicseg.analysis.scores.score_methods`; the widget only draws its rows.
     """
 
     def __init__(self, case: Case, methods: Mapping[str, Callable], *, slice_index=None, box=None,
@@ -609,36 +598,19 @@ class InteractiveComparison:
         self.selector.box = value
 
     def _compute(self, box, *, raise_errors: bool = False) -> None:
-        from .metrics import score_case
+        from dataclasses import replace
+
+        from .analysis.scores import score_methods
 
         case = self.case
-        boxes = np.asarray(box, np.int64)[None]
         gts = case.gts
         self.label = target_label(gts, box) if gts is not None else 0
-        gt_bin = None if gts is None else (gts == self.label) if self.label else np.zeros(gts.shape, bool)
-        spacing = case.spacing if case.is_3d else None
-        if case.is_3d and spacing is None:
-            spacing = (1.0, 1.0, 1.0)  # unknown: NSD tolerance in voxels (said in the score line)
-        last, results = {}, {}
-        for name, fn in self.methods.items():
-            t0 = time.perf_counter()
-            try:
-                out = fn(case.image, boxes)
-                seconds = time.perf_counter() - t0
-                segs = _as_result(out, case.spatial_shape, name)
-            except Exception as exc:  # one failing method must not blank the others
-                if raise_errors:
-                    raise
-                last[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                continue
-            results[name] = out
-            rec = {"seconds": seconds, "dice": math.nan, "nsd": math.nan}
-            if gt_bin is not None:
-                s = score_case(gt_bin.astype(np.uint8), (segs != 0).astype(np.uint8), spacing=spacing,
-                               flavour=self.flavour)
-                rec["dice"], rec["nsd"] = float(s["dsc"]), float(s["nsd"])
-            last[name] = rec
-        self.last, self.results = last, results
+        # The drawn box as a one-box case whose ground truth is the object it selects.
+        target = None if gts is None else (gts == self.label).astype(np.uint8)
+        one_box = replace(case, boxes=np.asarray(box, np.int64)[None], gts=target)
+        rows = score_methods(one_box, self.methods, flavour=self.flavour, catch=not raise_errors)
+        self.last = {r.method: r for r in rows}
+        self.results = {r.method: r.result for r in rows if r.ok}
         self.n_updates += 1
         self._render()
 
@@ -649,21 +621,22 @@ class InteractiveComparison:
         gt_show = None
         if case.gts is not None:
             gt_show = (case.gts == self.label).astype(np.uint8) if self.label else np.zeros(case.gts.shape, np.uint8)
-        scores = {k: v for k, v in self.last.items() if "error" not in v and case.gts is not None}
-        times = {k: v["seconds"] for k, v in self.last.items() if "error" not in v}
+        ran = {k: r for k, r in self.last.items() if r.ok}
+        scores = ran if case.gts is not None else {}
+        times = {k: r.seconds for k, r in ran.items()}
         fig = viz.side_by_side(case.image, gt_show, self.results, boxes=self.selector.box[None],
                                scores=scores, times=times, slice_index=self.selector.slice_index,
                                synthetic=case.synthetic, title=case.name)
         self.figure = fig
         self.image.value = viz.figure_png(fig)
         rows = []
-        for name, rec in self.last.items():
-            if "error" in rec:
+        for name, r in self.last.items():
+            if not r.ok:
                 rows.append(f"<tr><td>{html.escape(name)}</td><td colspan=3 style='color:#b00'>"
-                            f"{html.escape(rec['error'])}</td></tr>")
+                            f"{html.escape(r.error)}</td></tr>")
             else:
-                rows.append(f"<tr><td>{html.escape(name)}</td><td>{viz._fmt(rec['dice'])}</td>"
-                            f"<td>{viz._fmt(rec['nsd'])}</td><td>{rec['seconds']:.3f}</td></tr>")
+                rows.append(f"<tr><td>{html.escape(name)}</td><td>{viz._fmt(r.dsc)}</td>"
+                            f"<td>{viz._fmt(r.nsd)}</td><td>{r.seconds:.3f}</td></tr>")
         note = " (synthetic)" if case.synthetic else ""
         if case.is_3d and case.spacing is None:
             note += " spacing unknown: NSD tolerance in voxels"
@@ -680,42 +653,34 @@ class InteractiveComparison:
 # --------------------------------------------------------------------------- failure gallery
 
 class FailureGallery:
-    """Browse failure cases one at a time (largest Dice gap first) with a dropdown.
+    """Browse gallery rows one at a time, in the order given, with a dropdown.
 
     Parameters
     ----------
-    rows : list of dict or DataFrame
-        As for :func:`classicseg.viz.failure_gallery`.
+    rows : sequence of GalleryRow
+        As for :func:`classicseg.viz.failure_gallery`, ranked beforehand, e.g.
+        ``rank_by_gap(box_rows, a, b, absolute=True)`` for the largest disagreements first
+        (:mod:`classicseg.analysis.failures`).
     n : int
-        Number of cases offered (after sorting by the absolute Dice gap).
+        Number of rows offered (the first ``n``).
 
     Attributes
     ----------
+    rows : list of GalleryRow
+        The rows offered.
     figure : matplotlib.figure.Figure
-        The figure of the selected case.
+        The figure of the selected row.
     index : int
-        Position of the selected case in the sorted list (assignable).
+        Position of the selected row (assignable).
     """
 
     def __init__(self, rows, *, n: int = 8):
         import ipywidgets as W
 
-        from . import viz
-
-        rows = viz._records(rows)
-        if not rows:
+        self.rows = list(rows)[:n]
+        if not self.rows:
             raise ValueError("FailureGallery: rows is empty")
-
-        def gap(r):
-            g = r.get("gap")
-            if g is None:
-                d, names = r.get("dice") or {}, list(r.get("preds") or {})
-                if len(names) == 2 and all(k in d for k in names):
-                    g = float(d[names[0]]) - float(d[names[1]])
-            return -abs(g) if g is not None and not math.isnan(g) else math.inf
-
-        self.rows = sorted(rows, key=gap)[:n]
-        options = [(f"{i + 1}. {r.get('name', f'case {i}')}", i) for i, r in enumerate(self.rows)]
+        options = [(f"{i + 1}. {r.name}", i) for i, r in enumerate(self.rows)]
         self.dropdown = W.Dropdown(options=options, value=0, description="case")
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
         self.widget = W.VBox([self.dropdown, self.image])
@@ -736,7 +701,7 @@ class FailureGallery:
     def _show(self, i: int) -> None:
         from . import viz
 
-        self.figure = viz.failure_gallery([self.rows[i]], n=1, sort=False)
+        self.figure = viz.failure_gallery([self.rows[i]], n=1)
         self.image.value = viz.figure_png(self.figure)
 
     def _repr_mimebundle_(self, **kwargs):

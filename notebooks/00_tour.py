@@ -282,8 +282,9 @@ warm = time.perf_counter() - t0
 pet_path = samples.write(workdir / "pet", names=[pet_name])
 pet_img = next((workdir / "pet").glob("imgs/*.npz"))
 cold = run_cold(pipe, pet_img, workdir / "pet_out" / pet_img.name)
-print(f"{pet.name}: method {res.boxes[0].method}; warm {warm:.3f} s, cold {cold['cold_seconds']:.2f} s")
-assert cold["status"] == "ok" and cold["cold_seconds"] > warm
+print(f"{pet.name}: method {res.boxes[0].method}; "
+      f"warm {warm:.3f} s, cold {cold.cold_seconds:.2f} s")
+assert cold.status == "ok" and cold.cold_seconds > warm
 
 # %% [markdown]
 # The threshold itself takes milliseconds; a fresh process spends its time importing NumPy,

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from classicseg import samples, viz
-from classicseg.methods.interpolation import plan_sparse_slices, shape_interpolate, signed_distance
+from classicseg.methods.interpolation import (interpolate_from_slices, plan_sparse_slices,
+                                              shape_interpolate, signed_distance)
 from classicseg.metrics import dice
 from classicseg.analysis import studies
 
@@ -93,7 +94,8 @@ shapes = {"CT kidney (synthetic)": (ct, 0), "MR prostate (synthetic)": (samples.
           "MR ventricle (real MNI152)": (samples.load("mr-ventricles-mni152"), 0)}
 s_values = [1, 2, 3, 6, 8]
 interp_only = pd.DataFrame({
-    name: [dice(c.gts == k + 1, studies.interpolate_from_slices(c.gts == k + 1, int(c.boxes[k, 2]), int(c.boxes[k, 5]), s))
+    name: [dice(c.gts == k + 1,
+                interpolate_from_slices(c.gts == k + 1, int(c.boxes[k, 2]), int(c.boxes[k, 5]), s))
            for s in s_values]
     for name, (c, k) in shapes.items()}, index=pd.Index(s_values, name="s"))
 interp_only.round(3)
@@ -192,8 +194,8 @@ compare
 
 # %%
 compare.box = ct.boxes[1]                        # the other kidney
-print(compare.box.tolist(), {k: round(v["dice"], 3) for k, v in compare.last.items()})
-assert compare.label == 2 and compare.last["LiteMedSAM s=8"]["dice"] > 0.8
+print(compare.box.tolist(), {k: round(v.dsc, 3) for k, v in compare.last.items()})
+assert compare.label == 2 and compare.last["LiteMedSAM s=8"].dsc > 0.8
 
 # %% [markdown]
 # ## Summary

@@ -37,7 +37,7 @@ from matplotlib.patches import Rectangle
 from classicseg import samples, viz
 from classicseg.boxes import box_mask
 from classicseg.methods.pet import segment_pet
-from classicseg.methods.thresholds import histogram_threshold
+from classicseg.methods.thresholds import threshold_otsu
 from classicseg.metrics import dice, score_case
 from classicseg.analysis import studies
 
@@ -71,8 +71,8 @@ plt.show()
 # %%
 values_all = pet.image.ravel()
 values_box = studies.box_values(pet.image, pet.boxes)
-t_global = histogram_threshold(values_all, bins=100, method="otsu")
-t_box = histogram_threshold(values_box, bins=100, method="otsu")
+t_global = threshold_otsu(values_all, 100)
+t_box = threshold_otsu(values_box, 100)
 lesions = pet.gts > 0
 in_boxes = np.zeros(pet.image.shape, bool)
 for b in pet.boxes:
@@ -118,17 +118,17 @@ viz.histogram_split(values_all, {"Otsu, whole volume": t_global, "Otsu, boxes": 
 methods = {"Otsu": dict(method="otsu"), "MET": dict(method="met"),
            "GHT, the authors' setting": dict(method="ght"),
            "GHT ν=0, τ=0, κ=0 (= MET)": dict(method="ght", nu=0.0, tau=0.0, kappa=0.0)}
-studies = {name: studies.threshold_study(pet, force=False, **kw) for name, kw in methods.items()}
+by_method = {name: studies.threshold_study(pet, force=False, **kw) for name, kw in methods.items()}
 table = pd.DataFrame({name: {"threshold": s["threshold"], "Dice": s["dsc"],
                              "Dice per box": np.round(s["dsc_per_box"], 3).tolist()}
-                      for name, s in studies.items()}).T
+                      for name, s in by_method.items()}).T
 table
 
 # %%
-assert studies["GHT, the authors' setting"]["threshold"] == studies["Otsu"]["threshold"]
-assert studies["GHT ν=0, τ=0, κ=0 (= MET)"]["threshold"] == studies["MET"]["threshold"]
-assert studies["MET"]["threshold"] > studies["Otsu"]["threshold"] + 50
-assert studies["Otsu"]["dsc"] > studies["MET"]["dsc"] + 0.3
+assert by_method["GHT, the authors' setting"]["threshold"] == by_method["Otsu"]["threshold"]
+assert by_method["GHT ν=0, τ=0, κ=0 (= MET)"]["threshold"] == by_method["MET"]["threshold"]
+assert by_method["MET"]["threshold"] > by_method["Otsu"]["threshold"] + 50
+assert by_method["Otsu"]["dsc"] > by_method["MET"]["dsc"] + 0.3
 
 # %% [markdown]
 # On this case MET puts the split far up the lesions' tail (the blurred lesion edge looks
@@ -137,9 +137,9 @@ assert studies["Otsu"]["dsc"] > studies["MET"]["dsc"] + 0.3
 # at −10 means ν ≈ 0.
 
 # %%
-otsu_t = studies["Otsu"]["threshold"]
+otsu_t = by_method["Otsu"]["threshold"]
 explorer = W.interactive(
-    lambda log10_nu, tau, log10_kappa, omega: studies.threshold_panel(
+    lambda log10_nu, tau, log10_kappa, omega: viz.threshold_panel(
         pet, reference={"Otsu": otsu_t}, nu=10.0 ** log10_nu, tau=tau, kappa=10.0 ** log10_kappa,
         omega=omega, force=False),
     log10_nu=W.FloatSlider(value=60, min=-10, max=60, step=1, description="log10 ν"),
@@ -157,7 +157,7 @@ explorer
 explorer.children[0].value = -10
 met_title = explorer.result.axes[0].get_title()
 print(met_title)
-assert f"Dice {studies['MET']['dsc']:.3f}" in met_title
+assert f"Dice {by_method['MET']['dsc']:.3f}" in met_title
 
 # %% [markdown]
 # ## 4 · Volume forcing: a safety net for a bad threshold
@@ -173,7 +173,8 @@ forcing = pd.DataFrame([
      "filled fraction per box": np.round(s["ratio_after"], 3).tolist(), "what happened": s["forcing"],
      "Dice": s["dsc"]}
     for name in ("Otsu", "MET")
-    for force, s in ((False, studies[name]), (True, studies.threshold_study(pet, force=True, **methods[name])))])
+    for force, s in ((False, by_method[name]),
+                     (True, studies.threshold_study(pet, force=True, **methods[name])))])
 forcing
 
 # %%
@@ -232,9 +233,9 @@ compare
 
 # %%
 compare.box = pet.boxes[1]                        # "draw" the box of the liver lesion
-print(compare.box.tolist(), {k: round(v["dice"], 3) for k, v in compare.last.items()})
+print(compare.box.tolist(), {k: round(v.dsc, 3) for k, v in compare.last.items()})
 assert compare.n_updates == 2 and compare.label == 2
-assert compare.last["GHT + forcing"]["dice"] > 0.8
+assert compare.last["GHT + forcing"].dsc > 0.8
 
 # %% [markdown]
 # ## Summary
@@ -252,14 +253,14 @@ assert compare.last["GHT + forcing"]["dice"] > 0.8
 #
 # **Exercise 1.** Load the hard variant, `samples.load("pet-lesions", hard=True)`, in which the
 # lesions lie next to the heart and the bladder so the boxes contain physiological uptake. Does
-# the pooled threshold still work? Look at the histogram with `studies.threshold_panel`.
+# the pooled threshold still work? Look at the histogram with `viz.threshold_panel`.
 #
 # <details><summary>Solution</summary>
 #
 # ```python
 # hard = samples.load("pet-lesions", hard=True)
 # print(studies.threshold_study(hard)["dsc_per_box"])
-# studies.threshold_panel(hard)
+# viz.threshold_panel(hard)
 # ```
 # A hot organ inside a box adds a third population to the pooled histogram, so the single
 # pooled split no longer sits between lesion and surroundings: part of the organ is taken

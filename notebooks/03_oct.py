@@ -60,11 +60,11 @@ fluid_share_boxes = (studies.box_values(oct_case.gts, oct_case.boxes) > 0).mean(
 print(f"fluid fills {100 * fluid_share_image:.1f} % of the image but {100 * fluid_share_boxes:.0f} % of the boxes")
 assert fluid_share_boxes > 10 * fluid_share_image
 
-raw = studies.threshold_study(oct_case, postprocess=False)
+raw = studies.threshold_study(oct_case, postprocess="none")
 ght = studies.threshold_study(oct_case)
 print(f"threshold {ght['threshold']:.1f}; Dice without post-processing {raw['dsc']:.3f}, with {ght['dsc']:.3f}")
 assert ght["dsc"] > 0.8 and ght["dsc"] >= raw["dsc"]
-studies.threshold_panel(oct_case)
+viz.threshold_panel(oct_case)
 
 # %% [markdown]
 # The reference code instead thresholds every box on its own, and the challenge submission added
@@ -171,7 +171,7 @@ compare
 
 # %%
 compare.box = hard_case.boxes[-1]
-print(compare.box.tolist(), {k: round(v["dice"], 3) for k, v in compare.last.items()})
+print(compare.box.tolist(), {k: round(v.dsc, 3) for k, v in compare.last.items()})
 assert compare.n_updates == 2 and compare.label == hard_case.n_boxes
 
 # %% [markdown]

@@ -175,7 +175,8 @@ for n in ["microscopy-dark-cells", "microscopy-nuclei-stardist"]:
                "LiteMedSAM": model.segment(sub.image, sub.boxes),
                "LiteMedSAM crop": model.segment(sub.image, sub.boxes, crop=True)}
     for r in studies.per_box_table(sub, results, iou_of="LiteMedSAM"):
-        tiny_rows.append({"sample": n, "box side (px)": r["side"], **r["dice"], "predicted IoU": r["iou_pred"]})
+        tiny_rows.append({"sample": n, "box side (px)": r["side"], **r["dsc"],
+                          "predicted IoU": r["iou_pred"]})
 tiny = pd.DataFrame(tiny_rows)
 tiny.groupby("sample")[["box side (px)", "k-means", "LiteMedSAM", "LiteMedSAM crop"]].mean().round(3)
 
@@ -259,7 +260,7 @@ compare
 
 # %%
 compare.box = nuclei.boxes[int(np.argmin([b[2] - b[0] for b in nuclei.boxes]))]   # the narrowest nucleus
-print(compare.box.tolist(), {k: round(v["dice"], 3) for k, v in compare.last.items()})
+print(compare.box.tolist(), {k: round(v.dsc, 3) for k, v in compare.last.items()})
 assert compare.n_updates == 2 and compare.label > 0
 
 # %% [markdown]

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from classicseg import samples, viz
-from classicseg.methods.ellipse import fit_ellipse
+from classicseg.methods.ellipse import ellipse_agreement, ellipse_result, fit_ellipse, skull_ellipse
 from classicseg.metrics import dice
 from classicseg.models.litemedsam import LiteMedSAM
 from classicseg.analysis import studies
@@ -43,8 +43,9 @@ fig, ax = plt.subplots(1, 2, figsize=(9, 3.6))
 viz.overlay(ax[0], head.image, boxes=head.boxes, title="fetal head + box", synthetic=True)
 viz.overlay(ax[1], head.image, head.gts, boxes=head.boxes, title="label: a filled ellipse", synthetic=True)
 plt.show()
-print("the label is an ellipse: Dice(label, its own fitted ellipse) =", round(studies.ellipse_agreement(head.gts), 4))
-assert studies.ellipse_agreement(head.gts) > 0.99
+print("the label is an ellipse: Dice(label, its own fitted ellipse) =",
+      round(ellipse_agreement(head.gts), 4))
+assert ellipse_agreement(head.gts) > 0.99
 
 # %% [markdown]
 # ## 1 · Three ways to segment a fetal head
@@ -61,12 +62,12 @@ for hard in (False, True):
     for seed in (0, 1, 2):
         c = samples.load("us-fetal-head", seed=seed, hard=hard)
         sam = model.segment(c.image, c.boxes)
-        results = {"LiteMedSAM": sam, "LiteMedSAM + ellipse": studies.ellipse_result(sam),
-                   "skull ellipse": studies.skull_ellipse(c.image, c.boxes)}
+        results = {"LiteMedSAM": sam, "LiteMedSAM + ellipse": ellipse_result(sam),
+                   "skull ellipse": skull_ellipse(c.image, c.boxes)}
         for name, r in results.items():
             rows.append({"variant": "hard" if hard else "normal", "seed": seed, "method": name,
                          "dsc": dice(c.gts == 1, r.segs == 1), "seconds": r.seconds,
-                         "ellipse agreement": studies.ellipse_agreement(r.segs == 1)})
+                         "ellipse agreement": ellipse_agreement(r.segs == 1)})
         if seed == 2:
             shown[hard] = (c, results)
 heads = pd.DataFrame(rows)
@@ -109,12 +110,12 @@ rows = []
 for name, target in others.items():
     c = samples.load(name)
     sam = model.segment(c.image, c.boxes)
-    ell = studies.ellipse_result(sam)
+    ell = ellipse_result(sam)
     for i in range(c.n_boxes):
         rows.append({"sample": name, "box": i, "target": target,
                      "LiteMedSAM": dice(c.gts == i + 1, sam.segs == i + 1),
                      "LiteMedSAM + ellipse": dice(c.gts == i + 1, ell.segs == i + 1),
-                     "ellipse agreement": studies.ellipse_agreement(sam.segs == i + 1)})
+                     "ellipse agreement": ellipse_agreement(sam.segs == i + 1)})
 by_case = heads.pivot_table(index=["variant", "seed"], columns="method", values="dsc")
 agreement = heads[heads.method == "LiteMedSAM"].set_index(["variant", "seed"])["ellipse agreement"]
 for (variant, seed), r in by_case.iterrows():       # the fetal heads of section 1, not run again
@@ -172,8 +173,9 @@ from classicseg.widgets import InteractiveComparison
 
 pelvis = samples.load("us-pelvis-pydicom")
 assert not pelvis.synthetic and pelvis.gts is None
-compare = InteractiveComparison(pelvis, {"LiteMedSAM": model.segment,
-                                         "LiteMedSAM + ellipse": lambda im, b: studies.ellipse_result(model.segment(im, b))})
+compare = InteractiveComparison(pelvis, {
+    "LiteMedSAM": model.segment,
+    "LiteMedSAM + ellipse": lambda im, b: ellipse_result(model.segment(im, b))})
 compare
 
 # %%
@@ -218,14 +220,14 @@ print("box", compare.box.tolist(), "pixels:", {k: int((v.segs > 0).sum()) for k,
 # for seed in (3, 4, 5):
 #     for hard in (False, True):
 #         c = samples.load("us-fetal-head", seed=seed, hard=hard)
-#         print(seed, hard, studies.ellipse_agreement(model.segment(c.image, c.boxes).segs == 1))
+#         print(seed, hard, ellipse_agreement(model.segment(c.image, c.boxes).segs == 1))
 # ```
 # Expect most heads above and some polyps close to the gate: a single shape number is a weak
 # task detector.
 # </details>
 #
 # **Exercise 3.** Why does the skull ellipse fail on the hard variant? Show the Otsu mask of the
-# box crop (`crop > studies.skull_ellipse(c.image, c.boxes).boxes[0].extra["threshold"]`).
+# box crop (`crop > skull_ellipse(c.image, c.boxes).boxes[0].extra["threshold"]`).
 #
 # <details><summary>Solution</summary>
 #

@@ -152,8 +152,8 @@ assert (speed > 1).all()             # and it is faster on both
 # %%
 m_case = test[("mammography-mass", held_out[0])]
 m_res = {k: runs[("mammography-mass", held_out[0], k)] for k in ("MobileUNet", "LiteMedSAM")}
-m_rows = failures.box_rows(m_case, m_res, margin=20)
-viz.failure_gallery(m_rows, sort=False, panel_size=2.6)
+m_rows = failures.gap_rows(failures.box_rows(m_case, m_res, margin=20), "MobileUNet", "LiteMedSAM")
+viz.failure_gallery(m_rows, panel_size=2.6)
 
 # %%
 area = pd.DataFrame([{"seed": seed, "method": k,
@@ -162,7 +162,7 @@ area = pd.DataFrame([{"seed": seed, "method": k,
                      for seed in held_out for k in ("MobileUNet", "LiteMedSAM")])
 area_ratio = area.groupby("method")["predicted / labelled area"].mean()
 print(area_ratio.round(2).to_dict())
-box_gap = [r["dice"]["MobileUNet"] - r["dice"]["LiteMedSAM"] for r in m_rows]
+box_gap = [r.gap for r in m_rows]                     # dsc["MobileUNet"] - dsc["LiteMedSAM"]
 print("Dice gap per box (seed %d):" % held_out[0], np.round(box_gap, 3).tolist())
 assert area_ratio["LiteMedSAM"] > area_ratio["MobileUNet"] + 0.1
 assert abs(box_gap[0]) < 0.05 and box_gap[1] > 0.2       # the large mass: a tie; the small one: the gap
@@ -300,9 +300,9 @@ compare = InteractiveComparison(derm, {"MobileUNet": mu["Dermoscopy"].segment, "
 compare
 
 # %%
-tight = {k: v["dice"] for k, v in compare.last.items()}
-compare.box = clip_box(derm.boxes[0] + np.array([-40, -40, 40, 40]), derm.spatial_shape)
-loose = {k: v["dice"] for k, v in compare.last.items()}
+tight = {k: v.dsc for k, v in compare.last.items()}
+compare.box = clip_box(derm.spatial_shape, derm.boxes[0] + np.array([-40, -40, 40, 40]))
+loose = {k: v.dsc for k, v in compare.last.items()}
 print("tight box:", {k: round(v, 3) for k, v in tight.items()})
 print("loose box:", compare.box.tolist(), {k: round(v, 3) for k, v in loose.items()})
 loose_area = {k: (np.asarray(getattr(r, "segs", r)) > 0).sum() / (derm.gts > 0).sum()
@@ -351,7 +351,7 @@ assert loose["MobileUNet"] > loose["LiteMedSAM"] and loose_area["LiteMedSAM"] > 
 # </details>
 #
 # **Exercise 2.** Score LiteMedSAM's mammography masks with the paper's post-processing
-# (`sam.segment(image, boxes, postprocess=True, lcc=True, fill=True)`) on seed 10000. Does it
+# (`sam.segment(image, boxes, postprocess="full")`) on seed 10000. Does it
 # close the gap to the MobileUNet?
 #
 # <details><summary>Solution</summary>

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from classicseg import samples, viz
+from classicseg.methods.postprocess import postprocessed
 from classicseg.metrics import score_case
 from classicseg.models.litemedsam import LiteMedSAM
 from classicseg.analysis import studies
@@ -53,16 +54,16 @@ plt.show()
 # differences are due to post-processing alone.
 
 # %%
-variants = {"none (official)": None, "box filter (paper code)": dict(lcc=False, fill=False),
-            "box + LCC + fill (paper text)": dict(lcc=True, fill=True)}
+variants = {"none (official)": "none", "box filter (paper code)": "box",
+            "box + LCC + fill (paper text)": "full"}
 rows, raw = [], {}
 for n in names:
     for hard in (False, True):
         c = samples.load(n, hard=hard)
         r = model.segment(c.image, c.boxes)
         raw[(n, hard)] = (c, r)
-        for v, kw in variants.items():
-            out = r if kw is None else studies.postprocessed(r, c.boxes, **kw)
+        for v, mode in variants.items():
+            out = postprocessed(r, c.boxes, mode=mode)
             sc = score_case(c.gts, out.segs)
             rows.append({"sample": n, "variant": "hard" if hard else "normal", "post-processing": v,
                          "dsc": sc["dsc"], "nsd": sc["nsd"]})
@@ -98,7 +99,7 @@ for n in names:
         r = r_tight if margin == 0 else model.segment(c.image, b)
         by_margin[(n, margin)] = (b, r)
         rows.append({"sample": n, "box margin": margin, "dsc": score_case(c.gts, r.segs)["dsc"],
-                     "dsc + LCC + fill": score_case(c.gts, studies.postprocessed(r, b).segs)["dsc"]})
+                     "dsc + LCC + fill": score_case(c.gts, postprocessed(r, b).segs)["dsc"]})
 boxes_effect = pd.DataFrame(rows).pivot_table(index="sample", columns="box margin", values=["dsc", "dsc + LCC + fill"])
 boxes_effect.round(3)
 
@@ -132,7 +133,7 @@ chest = samples.load("xray-chest-pydicom")
 assert not chest.synthetic and chest.gts is None
 compare = InteractiveComparison(chest, {
     "LiteMedSAM": model.segment,
-    "+ LCC + fill": lambda im, b: model.segment(im, b, postprocess=True, lcc=True, fill=True)})
+    "+ LCC + fill": lambda im, b: model.segment(im, b, postprocess="full")})
 compare
 
 # %%
@@ -143,7 +144,8 @@ assert compare.n_updates == 2
 # %%
 retina = samples.load("fundus-retina-skimage")
 r = model.segment(retina.image, retina.boxes)
-viz.side_by_side(retina.image, None, {"LiteMedSAM": r, "+ LCC + fill": studies.postprocessed(r, retina.boxes)},
+viz.side_by_side(retina.image, None,
+                 {"LiteMedSAM": r, "+ LCC + fill": postprocessed(r, retina.boxes)},
                  boxes=retina.boxes, title="Real fundus (scikit-image retina, CC0): optic disc box, no label")
 
 # %% [markdown]
@@ -167,7 +169,7 @@ viz.side_by_side(retina.image, None, {"LiteMedSAM": r, "+ LCC + fill": studies.p
 # img = c.image.copy(); x0, y0, x1, y1 = c.boxes[0]
 # img[y0 + 2:y0 + 8, x0 + 2:x0 + 14] = 255
 # r = model.segment(img, c.boxes)
-# print(score_case(c.gts, r.segs)["dsc"], score_case(c.gts, studies.postprocessed(r, c.boxes).segs)["dsc"])
+# print(score_case(c.gts, r.segs)["dsc"], score_case(c.gts, postprocessed(r, c.boxes).segs)["dsc"])
 # ```
 # If LiteMedSAM marks the distractor as a separate blob, keeping the largest component removes it;
 # if it merges with the polyp, nothing changes.

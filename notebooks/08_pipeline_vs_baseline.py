@@ -40,12 +40,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from classicseg import samples, viz
-from classicseg.io import list_case_files, load_case
-from classicseg.evaluation.compare import PAPER_TABLE11, compare_directories
+from classicseg.io import iter_cases, list_case_files, load_case
+from classicseg.evaluation.compare import compare_directories
+from classicseg.evaluation.report import PAPER_TABLE11
 from classicseg.pipeline.core import Pipeline
 from classicseg.evaluation.evaluate import evaluate_directories
 from classicseg.analysis.failures import model_passes
-from classicseg.pipeline.runner import run_directory
+from classicseg.pipeline.runner import RunOptions, run_directory
 
 DATA = Path("..") / "data_samples" if Path("../data_samples").is_dir() else Path("data_samples")
 manifest = pd.read_csv(DATA / "MANIFEST.tsv", sep="\t")
@@ -123,7 +124,8 @@ print(plan.loc[subset, ["paper method", "baseline encoder passes", "paper encode
 
 # %%
 t0 = time.perf_counter()
-result = compare_directories(workdir / "subset", out_dir=workdir / "report", progress=False, figures=False)
+result = compare_directories(workdir / "subset", out_dir=workdir / "report",
+                             options=RunOptions(progress=False))
 print(f"compare took {time.perf_counter() - t0:.1f} s (models loaded once and shared)")
 print(result.tables["quality"])
 
@@ -232,7 +234,7 @@ written = samples.write(mine, names=["oct-cysts:hard", "microscopy-two-channel:h
 print(sorted(p.relative_to(mine).as_posix() for p in mine.rglob("*") if p.is_file()))
 
 # %%
-my_cases = list(samples.load_directory(mine))
+my_cases = list(iter_cases(mine))
 pd.DataFrame([{"case": c.name, "modality": c.modality, "shape": c.image.shape, "boxes": c.n_boxes,
                "ground truth": c.gts is not None, "paper method": paper.route(c).method} for c in my_cases])
 
@@ -242,7 +244,7 @@ pd.DataFrame([{"case": c.name, "modality": c.modality, "shape": c.image.shape, "
 # resumable, one log line per case — and score it with `evaluate_directories`:
 
 # %%
-run = run_directory(mine / "imgs", mine / "predictions", paper, progress=False)
+run = run_directory(mine / "imgs", mine / "predictions", paper, options=RunOptions(progress=False))
 print(run)
 report = evaluate_directories(mine / "predictions", mine / "gts")
 print(report.table())
@@ -304,12 +306,12 @@ assert cli.returncode == 0 and f"{100 * average['dsc']:6.2f}" in cli.stdout   # 
 #
 # **Exercise 3.** Before running the baseline on your own PET folder, estimate its cost with
 # `model_passes(case, Pipeline(mode="baseline").route(case))` for each case of
-# `samples.load_directory(mine)` and multiply by `per_pass`.
+# `iter_cases(mine)` and multiply by `per_pass`.
 #
 # <details><summary>Solution</summary>
 #
 # ```python
-# for c in samples.load_directory(mine):
+# for c in iter_cases(mine):
 #     n = model_passes(c, Pipeline(mode="baseline").route(c))["encoder_passes"]
 #     print(c.name, n, f"~{n * per_pass:.0f} s")
 # ```

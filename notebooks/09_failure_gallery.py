@@ -54,12 +54,12 @@ paper, baseline = Pipeline(), Pipeline(mode="baseline")
 results = {c.name: {"paper": paper.segment(c), "baseline": baseline.segment(c)} for c in cases}
 case_rows = [failures.case_row(c, results[c.name]) for c in cases]
 ranked_cases = failures.rank_by_gap(case_rows, "paper", "baseline")
-pd.DataFrame([{"case": r["name"], "paper method": results[r["name"]]["paper"].extra["route"]["method"],
-               "paper DSC": r["dice"]["paper"], "baseline DSC": r["dice"]["baseline"], "gap": r["gap"]}
+pd.DataFrame([{"case": r.name, "paper method": results[r.name]["paper"].extra["route"]["method"],
+               "paper DSC": r.dsc["paper"], "baseline DSC": r.dsc["baseline"], "gap": r.gap}
               for r in ranked_cases]).round(3)
 
 # %%
-case_gaps = {r["name"]: r["gap"] for r in ranked_cases}
+case_gaps = {r.name: r.gap for r in ranked_cases}
 assert all(results[c.name]["paper"].extra["route"]["method"] != "litemedsam" for c in cases)
 assert sum(g > 0.1 for g in case_gaps.values()) == 3                 # the paper wins three cases clearly
 assert -0.05 < case_gaps["2DBox_OCT_synthetic-cysts-hard"] < 0      # LiteMedSAM wins one, narrowly
@@ -72,7 +72,8 @@ assert -0.05 < case_gaps["2DBox_OCT_synthetic-cysts-hard"] < 0      # LiteMedSAM
 # first:
 
 # %%
-viz.failure_gallery(ranked_cases, n=4, panel_size=2.6)
+largest_first = failures.rank_by_gap(case_rows, "paper", "baseline", absolute=True)
+viz.failure_gallery(largest_first, n=4, panel_size=2.6)
 
 # %% [markdown]
 # ## 2 · Box by box: both directions
@@ -85,7 +86,7 @@ viz.failure_gallery(ranked_cases, n=4, panel_size=2.6)
 box_table = [row for c in cases for row in failures.box_rows(c, results[c.name], margin=6)]
 ranked_boxes = failures.rank_by_gap(box_table, "paper", "baseline")
 paper_wins, baseline_wins = failures.split_winners(ranked_boxes, n=4, min_gap=0.1)
-gaps = np.array([r["gap"] for r in ranked_boxes])
+gaps = np.array([r.gap for r in ranked_boxes])
 print(f"{len(gaps)} boxes: paper better by > 0.1 on {(gaps > 0.1).sum()}, "
       f"baseline better by > 0.1 on {(gaps < -0.1).sum()}, within 0.1 on {(abs(gaps) <= 0.1).sum()}")
 assert len(box_table) == 84
@@ -100,13 +101,13 @@ assert len(paper_wins) == 4 and len(baseline_wins) == 4 and (gaps < -0.1).sum() 
 # ### Where the paper's method wins most
 
 # %%
-viz.failure_gallery(paper_wins, n=4, sort=False, panel_size=2.6)
+viz.failure_gallery(paper_wins, n=4, panel_size=2.6)
 
 # %% [markdown]
 # ### Where LiteMedSAM wins most
 
 # %%
-viz.failure_gallery(baseline_wins, n=4, sort=False, panel_size=2.6)
+viz.failure_gallery(baseline_wins, n=4, panel_size=2.6)
 
 # %% [markdown]
 # What do the failures look like in numbers? For each side's most lost boxes: how much of the
@@ -114,8 +115,9 @@ viz.failure_gallery(baseline_wins, n=4, sort=False, panel_size=2.6)
 
 # %%
 fills = pd.DataFrame(
-    [{"box": r["name"], "winner": winner, "gap": r["gap"], "box pixels": r["box_pixels"],
-      "loser's mask / box": r["pixels"][loser] / r["box_pixels"], "object / box": r["gt_pixels"] / r["box_pixels"]}
+    [{"box": r.name, "winner": winner, "gap": r.gap, "box pixels": r.box_pixels,
+      "loser's mask / box": r.pixels[loser] / r.box_pixels,
+      "object / box": r.gt_pixels / r.box_pixels}
      for winner, loser, rows in (("paper", "baseline", paper_wins), ("baseline", "paper", baseline_wins))
      for r in rows])
 fills.round(3)
@@ -125,7 +127,7 @@ lost_by_paper, lost_by_sam = fills[fills.winner == "baseline"], fills[fills.winn
 assert (lost_by_paper["loser's mask / box"] == 1.0).sum() >= 2                             # box filled
 assert (lost_by_sam["loser's mask / box"] < lost_by_sam["object / box"] / 3).all()       # object missed
 print("boxes LiteMedSAM lost most:", lost_by_sam["box pixels"].min(), "to", lost_by_sam["box pixels"].max(),
-      "pixels; smallest box of all:", min(r["box_pixels"] for r in box_table))
+      "pixels; smallest box of all:", min(r.box_pixels for r in box_table))
 assert 500 < lost_by_sam["box pixels"].min() and lost_by_sam["box pixels"].max() < 3500
 
 # %% [markdown]
@@ -147,13 +149,14 @@ assert 500 < lost_by_sam["box pixels"].min() and lost_by_sam["box pixels"].max()
 # %% [markdown]
 # ### Browse the gallery
 #
-# `FailureGallery` offers the boxes with the largest absolute gap in a dropdown. It opens on the
-# first; choosing another entry (here from Python) redraws it.
+# `FailureGallery` offers rows in a dropdown, in the order given: here the boxes ranked by the
+# absolute gap (`rank_by_gap(..., absolute=True)`), the largest disagreements first. It opens on
+# the first; choosing another entry (here from Python) redraws it.
 
 # %%
 from classicseg.widgets import FailureGallery
 
-browser = FailureGallery(ranked_boxes, n=10)
+browser = FailureGallery(failures.rank_by_gap(box_table, "paper", "baseline", absolute=True), n=10)
 browser
 
 # %%
@@ -170,8 +173,8 @@ assert browser.index == 3 and browser.figure is not None
 # of the 84 boxes.
 
 # %%
-iou_table = pd.DataFrame([{"box": r["name"], "case": r["case"], "iou_pred": r["iou_pred"]["baseline"],
-                           "real Dice": r["dice"]["baseline"]} for r in box_table])
+iou_table = pd.DataFrame([{"box": r.name, "case": r.case, "iou_pred": r.iou_pred["baseline"],
+                           "real Dice": r.dsc["baseline"]} for r in box_table])
 per_case_rho = pd.Series({name: failures.spearman(t.iou_pred, t["real Dice"])
                           for name, t in iou_table.groupby("case") if len(t) >= 3}, name="Spearman")
 rho_all = failures.spearman(iou_table.iou_pred, iou_table["real Dice"])
@@ -284,7 +287,7 @@ plt.show()
 # <details><summary>Solution</summary>
 #
 # ```python
-# pd.Series([r["case"] for r in ranked_boxes if r["gap"] < -0.1]).value_counts()
+# pd.Series([r.case for r in ranked_boxes if r.gap < -0.1]).value_counts()
 # ```
 # Six of the seven are dark-cell boxes, in which k-means fills (almost) the whole box; one is a
 # two-channel box, of which the threshold keeps only 18 % although the cell fills about half.
@@ -296,8 +299,8 @@ plt.show()
 # <details><summary>Solution</summary>
 #
 # ```python
-# both = [r for r in ranked_boxes if max(r["dice"].values()) < 0.5]
-# print([(r["name"], r["gt_pixels"], r["box_pixels"]) for r in both])
+# both = [r for r in ranked_boxes if max(r.dsc.values()) < 0.5]
+# print([(r.name, r.gt_pixels, r.box_pixels) for r in both])
 # viz.failure_gallery(both, n=len(both))
 # ```
 # Three boxes: two tiny dark cells (about 30 pixels) in which k-means fills most of the box and

@@ -1,7 +1,8 @@
 """Shared pytest fixtures for classicseg (small on purpose: the whole suite must stay fast).
 
-* ``reference_dir`` -- the ``shared/reference`` folder beside the repository root (parity vectors),
-  or a skip with the reason when it is absent.
+* ``reference_dir`` -- ``tests/data/``, the vendored parity vectors (GHT, challenge metrics,
+  LiteMedSAM; see ``tests/data/README.md``). They are part of the repository, so the parity
+  tests always run.
 * ``make_case`` -- builds a tiny synthetic :class:`classicseg.io.Case` (2D or 3D, boxes + gts).
 * ``write_case`` -- writes such a case as a challenge pair ``<root>/imgs/<name>.npz`` (imgs, boxes
   [, spacing]) and ``<root>/gts/<name>.npz`` (gts [, spacing]) under ``tmp_path``.
@@ -15,15 +16,13 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference"
+#: Parity vectors computed with the official reference code (tests/data/README.md).
+REFERENCE_DIR = REPO_ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """``shared/reference`` beside the repo root; skips the test when it is not there."""
-    if not REFERENCE_DIR.is_dir():
-        pytest.skip(f"parity reference files not available: {REFERENCE_DIR} does not exist "
-                    "(it lives in the project's shared/ folder beside the repository)")
+    """``tests/data/``: the vendored parity vectors (always present in a checkout)."""
     return REFERENCE_DIR
 
 

@@ -87,7 +87,7 @@ def test_surfel_areas_match_reference_details(vectors, flavour):
 
 
 def test_disk_surface_area_official_2d_slab():
-    """METRIC_SEMANTICS: a disk of radius 12 has a GT surface area of 918.4 as a one-slice slab."""
+    """docs/algorithms.md §13.3: a radius-12 disk has a GT surface area of 918.4 as a 2D slab."""
     yy, xx = np.mgrid[:64, :80]
     disk = (yy - 32) ** 2 + (xx - 40) ** 2 <= 12 ** 2
     area = surface_overlap(disk, disk)["area_gt"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
 
 from classicseg import viz  # noqa: E402
+from classicseg.analysis.failures import GalleryRow, rank_by_gap  # noqa: E402
+from classicseg.analysis.studies import threshold_study  # noqa: E402
 from classicseg.result import SegmentationResult  # noqa: E402
 
 
@@ -88,6 +92,12 @@ def test_side_by_side_panels_scores_and_synthetic_titles():
     fig2 = viz.side_by_side(img, None, {"A": res}, boxes=boxes, times={"A": 0.002})
     assert [ax.get_title() for ax in fig2.axes] == ["image + box", "A"]
     assert fig2.axes[1].get_xlabel() == "2.0 ms"
+    # score_methods rows are drawn as they are (no re-scoring in viz)
+    from classicseg.analysis.scores import MethodScore
+
+    row = MethodScore("A", dsc=0.25, nsd=0.75, seconds=0.5, result=res)
+    fig3 = viz.side_by_side(img, gt, {"A": res}, boxes=boxes, scores={"A": row})
+    assert fig3.axes[2].get_xlabel() == "Dice 0.250 · NSD 0.750 · 0.50 s"
 
 
 def test_side_by_side_volume_picks_the_gt_slice():
@@ -137,38 +147,71 @@ def _rows(n=3):
     img, gt, boxes = _image_gt()
     rows = []
     for i, gap in enumerate([0.1, -0.8, 0.4][:n]):
-        rows.append({"name": f"case{i}", "image": img, "gt": gt, "boxes": boxes,
-                     "preds": {"a": gt, "b": np.zeros_like(gt)}, "dice": {"a": 0.5 + gap / 2, "b": 0.5 - gap / 2},
-                     "synthetic": i == 1})
+        rows.append(GalleryRow(f"case{i}", img, gt, {"a": gt, "b": np.zeros_like(gt)},
+                               {"a": 0.5 + gap / 2, "b": 0.5 - gap / 2}, boxes=boxes,
+                               synthetic=i == 1))
     return rows
 
 
-def test_failure_gallery_grid_sorted_by_gap():
-    fig = viz.failure_gallery(_rows(), n=2)
+def test_failure_gallery_draws_rows_in_the_order_given():
+    ranked = rank_by_gap(_rows(), "a", "b", absolute=True)     # the ranking lives in analysis
+    fig = viz.failure_gallery(ranked, n=2)
     assert len(fig.axes) == 8
     titles = [fig.axes[i].get_title() for i in (0, 4)]
     assert titles[0].startswith("case1") and "(synthetic)" in titles[0] and "gap -0.800" in titles[0]
     assert titles[1].startswith("case2") and "(synthetic)" not in titles[1]
     assert fig.axes[2].get_title() == "a: Dice 0.100"
-    fig = viz.failure_gallery(_rows(), n=10, synthetic=True)
+    fig = viz.failure_gallery(_rows()[::-1], n=10, synthetic=True)  # no ranking in viz
     assert len(fig.axes) == 12 and all("(synthetic)" in fig.axes[i].get_title() for i in (0, 4, 8))
+    assert [fig.axes[i].get_title().split()[0] for i in (0, 4, 8)] == ["case2", "case1", "case0"]
+    assert "gap" not in fig.axes[0].get_title()                  # unranked rows: no gap yet
 
 
-def test_failure_gallery_accepts_dataframes_and_volumes_and_rejects_bad_rows():
-    pd = pytest.importorskip("pandas")
+def test_failure_gallery_sort_is_deprecated_and_ranks_in_analysis():
+    with pytest.warns(DeprecationWarning, match="rank_by_gap"):
+        fig = viz.failure_gallery(_rows(), n=1, sort=True)
+    assert fig.axes[0].get_title().startswith("case1")            # the largest |gap|
+    with pytest.warns(DeprecationWarning):
+        fig = viz.failure_gallery(_rows(), n=1, sort=False)
+    assert fig.axes[0].get_title().startswith("case0")
+
+
+def test_failure_gallery_draws_volumes_and_rejects_bad_rows():
     vol = np.zeros((5, 12, 12), np.uint8)
     gt = np.zeros_like(vol)
     gt[1:4, 3:8, 3:8] = 1
-    df = pd.DataFrame([{"image": vol, "gt": gt, "preds": {"x": gt, "y": gt}, "gap": 0.0,
-                        "boxes": np.array([[2, 2, 1, 8, 8, 3]])}])
-    fig = viz.failure_gallery(df)
-    assert len(fig.axes) == 4 and "z=" in fig.axes[0].get_title()
-    with pytest.raises(ValueError, match="lacks"):
-        viz.failure_gallery([{"image": vol}])
+    gt[2, 2:9, 2:9] = 1                                          # most ground truth on z = 2
+    row = GalleryRow("vol", vol, gt, {"x": gt, "y": gt}, {"x": 1.0, "y": 1.0}, gap=0.0,
+                     boxes=np.array([[2, 2, 1, 8, 8, 3]]))
+    fig = viz.failure_gallery([row])
+    assert len(fig.axes) == 4 and "z=2" in fig.axes[0].get_title()   # the slice with most GT
+    fig = viz.failure_gallery([dataclasses.replace(row, slice_index=3)])
+    assert "z=3" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="GalleryRow"):
+        viz.failure_gallery([{"image": vol, "gt": gt, "preds": {"x": gt, "y": gt}}])
     with pytest.raises(ValueError, match="two predictions"):
-        viz.failure_gallery([{"image": vol, "gt": gt, "preds": {"x": gt}}])
+        viz.failure_gallery([dataclasses.replace(row, preds={"x": gt})])
     with pytest.raises(ValueError, match="empty"):
         viz.failure_gallery([])
+
+
+def test_threshold_panel_draws_the_study_threshold():
+    from classicseg.io import Case
+
+    rng = np.random.default_rng(0)
+    vol = rng.normal(40, 4, (16, 24, 24)).clip(0, 255).astype(np.uint8)
+    gt = np.zeros(vol.shape, np.uint16)
+    gt[6:10, 8:14, 8:14] = 1
+    vol[gt == 1] = 200
+    case = Case("3DBox_PET_1", vol, np.array([[7, 7, 5, 14, 14, 10]]), spacing=(4.0, 4.0, 4.0),
+                gts=gt, meta={"synthetic": True})
+    study = threshold_study(case)
+    fig = viz.threshold_panel(case, reference={"Otsu": 100.0})
+    ax = fig.axes[0]
+    assert ax.get_title() == "3DBox_PET_1: Dice 1.000 (per box 1.00) (synthetic)"
+    lines = sorted(line.get_xdata()[0] for line in ax.get_lines())
+    assert lines == sorted([study["threshold"], 100.0])
+    assert [t.get_text().split(" = ")[0] for t in ax.get_legend().get_texts()] == ["chosen", "Otsu"]
 
 
 def _table():

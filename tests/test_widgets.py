@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
+from classicseg.analysis.failures import GalleryRow, rank_by_gap  # noqa: E402
+from classicseg.analysis.scores import MethodScore  # noqa: E402
 from classicseg.boxes import box_mask  # noqa: E402
 from classicseg.result import SegmentationResult  # noqa: E402
 from classicseg import widgets  # noqa: E402
@@ -304,8 +306,10 @@ def test_comparison_recomputes_when_the_box_changes(make_case, name):
     assert calls[0].tolist() == [case.boxes[0].tolist()]
     first = dict(cmp.last)
     assert set(first) == {"box", "bright"} and cmp.label == 1
-    assert first["bright"]["dice"] > 0.95  # intensity finds the block exactly (up to noise)
-    assert first["box"]["dice"] > 0.99  # the fixture's boxes are tight around its blocks
+    assert all(isinstance(r, MethodScore) for r in first.values())  # analysis computes the rows
+    assert first["bright"].dsc > 0.95  # intensity finds the block exactly (up to noise)
+    assert first["box"].dsc > 0.99  # the fixture's boxes are tight around its blocks
+    assert cmp.results["box"] is first["box"].result
     png_before = cmp.image.value
 
     # Loosen the box around object 1 (still object 1): the box-filling method gets worse.
@@ -314,15 +318,16 @@ def test_comparison_recomputes_when_the_box_changes(make_case, name):
     cmp.box = loose
     assert cmp.n_updates == 2 and calls[-1].tolist() == [cmp.box.tolist()]
     assert cmp.label == 1
-    assert cmp.last["box"]["dice"] < first["box"]["dice"]
+    assert cmp.last["box"].dsc < first["box"].dsc
     assert cmp.image.value != png_before
     assert str(cmp.box.tolist()) in cmp.scores.value
 
     # A box on the other object is scored against that object.
     cmp.box = case.boxes[1]
-    assert cmp.label == 2 and cmp.last["bright"]["dice"] > 0.95
+    assert cmp.label == 2 and cmp.last["bright"].dsc > 0.95
     for rec in cmp.last.values():
-        assert rec["seconds"] >= 0 and 0 <= rec["nsd"] <= 1
+        assert rec.seconds >= 0 and 0 <= rec.nsd <= 1
+        assert f"<td>{rec.dsc:.3f}</td>" in cmp.scores.value  # the table shows the rows' numbers
     assert "synthetic" in cmp.figure.axes[0].get_title()
     assert len(cmp.figure.axes) == 4  # image, GT, two methods
 
@@ -349,8 +354,8 @@ def test_comparison_reports_a_failing_method_without_hiding_the_others(make_case
     cmp = InteractiveComparison(case, {"flaky": flaky, "bright": _bright})
     state["fail"] = True
     cmp.box = case.boxes[1]
-    assert cmp.last["flaky"] == {"error": "RuntimeError: boom"}
-    assert cmp.last["bright"]["dice"] > 0.9
+    assert cmp.last["flaky"].error == "RuntimeError: boom" and "flaky" not in cmp.results
+    assert cmp.last["bright"].dsc > 0.9
     assert "boom" in cmp.scores.value
 
 
@@ -368,26 +373,28 @@ def test_comparison_without_ground_truth_still_runs(make_case):
     case = make_case("2DBox_US_0001")
     case.gts = None
     cmp = InteractiveComparison(case, {"box": _box_fill})
-    assert math.isnan(cmp.last["box"]["dice"]) and cmp.label == 0
+    assert math.isnan(cmp.last["box"].dsc) and cmp.label == 0
     assert len(cmp.figure.axes) == 2  # no GT panel
 
 
 # --------------------------------------------------------------------------- FailureGallery
 
-def test_failure_gallery_widget_orders_by_gap_and_switches(make_case):
+def test_failure_gallery_widget_offers_rows_in_the_order_given_and_switches(make_case):
     rows = []
     for i, gap in enumerate([0.1, -0.6, 0.3]):
         c = make_case("2DBox_US_0001", seed=i)
-        rows.append({"name": f"c{i}", "image": c.image, "gt": c.gts, "boxes": c.boxes,
-                     "preds": {"a": c.gts, "b": np.zeros_like(c.gts)}, "gap": gap, "synthetic": True})
-    g = FailureGallery(rows, n=2)
-    assert [r["name"] for r in g.rows] == ["c1", "c2"]
+        rows.append(GalleryRow(f"c{i}", c.image, c.gts, {"a": c.gts, "b": np.zeros_like(c.gts)},
+                               {"a": 0.5 + gap / 2, "b": 0.5 - gap / 2}, boxes=c.boxes, synthetic=True))
+    g = FailureGallery(rank_by_gap(rows, "a", "b", absolute=True), n=2)   # ranked in analysis
+    assert [r.name for r in g.rows] == ["c1", "c2"]
+    assert [o[0] for o in g.dropdown.options] == ["1. c1", "2. c2"]
     first = g.image.value
     assert "c1" in g.figure.axes[0].get_title() and "synthetic" in g.figure.axes[0].get_title()
     g.index = 1
     assert "c2" in g.figure.axes[0].get_title() and g.image.value != first
     with pytest.raises(ValueError, match="index"):
         g.index = 5
+    assert [r.name for r in FailureGallery(rows, n=3).rows] == ["c0", "c1", "c2"]  # no re-ranking
     with pytest.raises(ValueError, match="empty"):
         FailureGallery([])
 

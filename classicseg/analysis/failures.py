@@ -1,12 +1,13 @@
 """Failure analysis: where two methods disagree most, and whether LiteMedSAM knows it failed.
 
-Small helpers behind the notebooks' failure gallery (no plotting here; the rows feed
-:func:`classicseg.viz.failure_gallery` and :class:`classicseg.widgets.FailureGallery`):
+The one place the failure gallery is computed (:func:`classicseg.viz.failure_gallery` and
+:class:`classicseg.widgets.FailureGallery` only draw the rows they are given):
 
-* :func:`case_row` / :func:`box_rows` -- one gallery row per case or per box (cropped
-  around the box), with every method's prediction, Dice and LiteMedSAM's ``iou_pred``;
-* :func:`rank_by_gap` / :func:`split_winners` -- rows ranked by the Dice gap between two
-  methods, and the cases each method wins most clearly;
+* :class:`GalleryRow` -- one row: a case (or one box's neighbourhood), its ground truth,
+  every method's prediction, DSC and LiteMedSAM's ``iou_pred``;
+* :func:`case_row` / :func:`box_rows` -- one row per case or per box (cropped around it);
+* :func:`gap_rows` / :func:`rank_by_gap` / :func:`split_winners` -- the DSC gap between two
+  methods, rows ranked by it, and the rows each method wins most clearly;
 * :func:`flag_failures` / :func:`flag_curve` / :func:`spearman` -- can a threshold on the
   decoder's predicted IoU flag the boxes whose real Dice is low?
 * :func:`model_passes` -- how many encoder passes and decoder calls a route costs (the
@@ -19,16 +20,17 @@ Examples
 >>> from classicseg.result import SegmentationResult
 >>> img = np.zeros((20, 20, 3), np.uint8); gt = np.zeros((20, 20), np.uint16); gt[5:10, 5:10] = 1
 >>> case = Case("2DBox_US_toy", img, np.array([[4, 4, 10, 10]]), gts=gt)
->>> good = SegmentationResult.empty((20, 20), 1); good.add_box(0, gt == 1, method="a", reason="", seconds=0)
->>> bad = SegmentationResult.empty((20, 20), 1); bad.add_box(0, gt == 2, method="b", reason="", seconds=0)
->>> [round(r["gap"], 2) for r in rank_by_gap([case_row(case, {"a": good, "b": bad})], "a", "b")]
+>>> good = SegmentationResult.empty((20, 20), 1); good.add_box(0, gt == 1, method="a")
+>>> bad = SegmentationResult.empty((20, 20), 1); bad.add_box(0, gt == 2, method="b")
+>>> [round(r.gap, 2) for r in rank_by_gap([case_row(case, {"a": good, "b": bad})], "a", "b")]
 [1.0]
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -37,14 +39,83 @@ from ..io import Case
 from ..metrics import dice, score_case
 from ..result import SegmentationResult
 
-__all__ = ["case_row", "box_rows", "rank_by_gap", "split_winners", "flag_failures", "flag_curve",
-           "spearman", "model_passes"]
+__all__ = ["GalleryRow", "case_row", "box_rows", "gap_rows", "rank_by_gap", "split_winners",
+           "flag_failures", "flag_curve", "spearman", "model_passes"]
+
+
+@dataclass(frozen=True, eq=False)
+class GalleryRow:
+    """One row of a failure gallery: what was segmented, the truth and each method's answer.
+
+    Made by :func:`case_row` (a whole case) or :func:`box_rows` (one box, cropped around
+    it); :func:`gap_rows` / :func:`rank_by_gap` set :attr:`gap` and keep two methods.
+
+    Attributes
+    ----------
+    name : str
+        Case name, or ``"<case> #<label>"`` for a box.
+    image, gt : ndarray
+        The image (or crop) and its ground-truth instance map (a box row: binary crop).
+    preds : mapping of str -> ndarray
+        Method name -> predicted instance map (a box row: binary crop), same shape as ``gt``.
+    dsc : mapping of str -> float
+        Method name -> DSC (a case row: the challenge's case DSC; a box row: the Dice of the
+        box's label on the full image).
+    boxes : ndarray or None
+        The prompt boxes in the row's coordinates.
+    case : str or None
+        The case the row comes from.
+    modality : str or None
+    synthetic : bool
+        Drawn with a "(synthetic)" tag.
+    seconds : mapping of str -> float
+        Case rows: each method's run time (NaN for plain arrays).
+    iou_pred : mapping of str -> float
+        Box rows: LiteMedSAM's own quality estimate, for results that report one.
+    box_index, gt_pixels, box_pixels : int or None
+        Box rows: the box's index, its object's and its own size in pixels.
+    pixels : mapping of str -> int
+        Box rows: method name -> predicted pixels of the box's label.
+    gap : float
+        ``dsc[a] - dsc[b]`` once :func:`gap_rows` compared two methods, else NaN.
+    slice_index : int or None
+        Volumes: the slice to draw (default: the one with most ground truth).
+    """
+
+    name: str
+    image: np.ndarray
+    gt: np.ndarray
+    preds: Mapping[str, Any]
+    dsc: Mapping[str, float]
+    boxes: np.ndarray | None = None
+    case: str | None = None
+    modality: str | None = None
+    synthetic: bool = False
+    seconds: Mapping[str, float] = field(default_factory=dict)
+    iou_pred: Mapping[str, float] = field(default_factory=dict)
+    box_index: int | None = None
+    gt_pixels: int | None = None
+    box_pixels: int | None = None
+    pixels: Mapping[str, int] = field(default_factory=dict)
+    gap: float = math.nan
+    slice_index: int | None = None
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The method names, in ``preds`` order."""
+        return tuple(self.preds)
+
+    def __repr__(self) -> str:  # arrays would flood a notebook
+        gap = "" if math.isnan(self.gap) else f", gap={self.gap:+.3f}"
+        dsc = ", ".join(f"{k}: {v:.3f}" for k, v in self.dsc.items())
+        return f"GalleryRow({self.name!r}, dsc={{{dsc}}}{gap})"
 
 
 def _segs(result, shape, what: str) -> np.ndarray:
     segs = result.segs if isinstance(result, SegmentationResult) else np.asarray(result)
     if segs.shape != tuple(shape):
-        raise ValueError(f"{what}: prediction shape {segs.shape} differs from the case's {tuple(shape)}")
+        raise ValueError(f"{what}: prediction shape {segs.shape} differs from the case's "
+                         f"{tuple(shape)}")
     return segs
 
 
@@ -55,7 +126,7 @@ def _check_case(case: Case, results: Mapping) -> None:
         raise ValueError("results: give at least one method name -> SegmentationResult")
 
 
-def case_row(case: Case, results: Mapping, *, flavour: str = "challenge") -> dict:
+def case_row(case: Case, results: Mapping, *, flavour: str = "challenge") -> GalleryRow:
     """One gallery row for a whole case: image, ground truth, predictions and case DSC per method.
 
     Parameters
@@ -69,22 +140,22 @@ def case_row(case: Case, results: Mapping, *, flavour: str = "challenge") -> dic
 
     Returns
     -------
-    dict
-        ``name``, ``modality``, ``synthetic``, ``image``, ``gt``, ``boxes``, ``preds``
-        (name -> instance map), ``dice`` (name -> case DSC, the challenge's mean over labels),
-        ``seconds`` (name -> run time, NaN for plain arrays).
+    GalleryRow
+        ``dsc`` is the challenge's case DSC (mean over labels), ``seconds`` each result's
+        run time (NaN for plain arrays).
     """
     _check_case(case, results)
     spacing = case.spacing if case.is_3d else None
     preds = {k: _segs(v, case.spatial_shape, f"results[{k!r}]") for k, v in results.items()}
-    return {"name": case.name, "modality": case.modality, "synthetic": case.synthetic, "image": case.image,
-            "gt": case.gts, "boxes": case.boxes, "preds": preds,
-            "dice": {k: float(score_case(case.gts, p, spacing=spacing, flavour=flavour)["dsc"])
-                     for k, p in preds.items()},
-            "seconds": {k: float(getattr(v, "seconds", math.nan)) for k, v in results.items()}}
+    return GalleryRow(
+        name=case.name, image=case.image, gt=case.gts, preds=preds, boxes=case.boxes,
+        case=case.name, modality=case.modality, synthetic=case.synthetic,
+        dsc={k: float(score_case(case.gts, p, spacing=spacing, flavour=flavour)["dsc"])
+             for k, p in preds.items()},
+        seconds={k: float(getattr(v, "seconds", math.nan)) for k, v in results.items()})
 
 
-def box_rows(case: Case, results: Mapping, *, margin: int = 8) -> list[dict]:
+def box_rows(case: Case, results: Mapping, *, margin: int = 8) -> list[GalleryRow]:
     """One gallery row per box: the box's neighbourhood, its instance in GT and predictions.
 
     Box ``i`` is scored as label ``i + 1`` of each prediction (the challenge rule, so a mask
@@ -102,12 +173,10 @@ def box_rows(case: Case, results: Mapping, *, margin: int = 8) -> list[dict]:
 
     Returns
     -------
-    list of dict
-        Per box: ``name`` (``"<case> #<label>"``), ``case``, ``box_index``, ``modality``,
-        ``synthetic``, ``image``, ``gt`` (binary crop), ``preds`` (binary crops), ``boxes``
-        (the box in crop coordinates), ``dice`` (name -> Dice of the box's label, on the full
-        image), ``iou_pred`` (name -> float, for results that report one), ``gt_pixels``,
-        ``pixels`` (name -> predicted pixels of the label) and ``box_pixels`` (the box's size).
+    list of GalleryRow
+        Per box: ``name`` ``"<case> #<label>"``, binary crops of GT and predictions, the box
+        in crop coordinates, ``dsc`` (the Dice of the box's label on the full image),
+        ``iou_pred``, ``gt_pixels``, ``pixels`` and ``box_pixels``.
 
     Examples
     --------
@@ -117,7 +186,7 @@ def box_rows(case: Case, results: Mapping, *, margin: int = 8) -> list[dict]:
     >>> case = Case("2DBox_US_toy", np.zeros((30, 30, 3), np.uint8),
     ...             np.array([[4, 4, 9, 9], [19, 19, 25, 25]]), gts=gt)
     >>> rows = box_rows(case, {"gt itself": gt}, margin=2)
-    >>> [(r["name"], r["dice"]["gt itself"], r["image"].shape) for r in rows]
+    >>> [(r.name, r.dsc["gt itself"], r.image.shape) for r in rows]
     [('2DBox_US_toy #1', 1.0, (10, 10, 3)), ('2DBox_US_toy #2', 1.0, (11, 11, 3))]
     """
     _check_case(case, results)
@@ -145,71 +214,100 @@ def box_rows(case: Case, results: Mapping, *, margin: int = 8) -> list[dict]:
         g = case.gts == label
         iou = {}
         for k, v in results.items():
-            if isinstance(v, SegmentationResult) and i < len(v.boxes) and "iou_pred" in v.boxes[i].extra:
-                iou[k] = float(v.boxes[i].extra["iou_pred"])
-        rows.append({
-            "name": f"{case.name} #{label}", "case": case.name, "box_index": i, "modality": case.modality,
-            "synthetic": case.synthetic, "image": case.image[where], "gt": g[where].astype(np.uint8),
-            "preds": {k: (p[where] == label).astype(np.uint8) for k, p in preds.items()},
-            "boxes": local[None], "dice": {k: dice(g, p == label) for k, p in preds.items()},
-            "iou_pred": iou, "gt_pixels": int(g.sum()),
-            "pixels": {k: int((p == label).sum()) for k, p in preds.items()},
-            "box_pixels": int(np.prod([sl.stop - sl.start for sl in box_slices(box)]))})
+            has_record = isinstance(v, SegmentationResult) and i < len(v.boxes)
+            extra = v.boxes[i].extra if has_record else {}
+            if "iou_pred" in extra:
+                iou[k] = float(extra["iou_pred"])
+        rows.append(GalleryRow(
+            name=f"{case.name} #{label}", image=case.image[where], gt=g[where].astype(np.uint8),
+            preds={k: (p[where] == label).astype(np.uint8) for k, p in preds.items()},
+            dsc={k: dice(g, p == label) for k, p in preds.items()}, boxes=local[None],
+            case=case.name, modality=case.modality, synthetic=case.synthetic, iou_pred=iou,
+            box_index=i, gt_pixels=int(g.sum()),
+            box_pixels=int(np.prod([sl.stop - sl.start for sl in box_slices(box)])),
+            pixels={k: int((p == label).sum()) for k, p in preds.items()}))
     return rows
 
 
-def _gap(row: dict, a: str, b: str) -> float:
-    d = row.get("dice") or {}
-    if a not in d or b not in d:
-        raise ValueError(f"row {row.get('name', '?')!r} has no Dice for both {a!r} and {b!r} (has {sorted(d)})")
-    return float(d[a]) - float(d[b])
+def _restrict(mapping: Mapping, names: tuple[str, str]) -> dict:
+    return {k: mapping[k] for k in names if k in mapping}
 
 
-def rank_by_gap(rows, a: str, b: str) -> list[dict]:
-    """Rows ranked by the Dice gap ``dice[a] - dice[b]``, largest first (NaN gaps last).
+def gap_rows(rows: Iterable[GalleryRow], a: str, b: str) -> list[GalleryRow]:
+    """The rows compared on two methods, in their order: ``gap = dsc[a] - dsc[b]`` set and
+    the per-method mappings restricted to ``a`` and ``b`` (in that order).
 
-    Parameters
-    ----------
-    rows : iterable of dict
-        Rows of :func:`case_row` / :func:`box_rows` (any dicts with a ``dice`` mapping).
-    a, b : str
-        The two methods compared.
-
-    Returns
-    -------
-    list of dict
-        Shallow copies with ``gap`` set and the per-method mappings (``preds``, ``dice``,
-        ``iou_pred``, ``seconds``, ``pixels``) restricted to ``a`` and ``b`` in that order
-        (what :func:`classicseg.viz.failure_gallery` expects).
-        The first rows are where ``a`` wins most, the last where ``b`` wins most.
+    What :func:`classicseg.viz.failure_gallery` draws when the order of the rows (e.g. box
+    order) matters more than the ranking; :func:`rank_by_gap` sorts these rows.
 
     Examples
     --------
-    >>> rows = [{"name": "x", "dice": {"p": .9, "q": .5}}, {"name": "y", "dice": {"p": .2, "q": .8}}]
-    >>> [(r["name"], round(r["gap"], 1)) for r in rank_by_gap(rows, "p", "q")]
-    [('x', 0.4), ('y', -0.6)]
+    >>> z = np.zeros((2, 2), np.uint8)
+    >>> rows = [GalleryRow("x", z, z, {"p": z, "q": z, "r": z}, {"p": .9, "q": .5, "r": 0.})]
+    >>> [(r.methods, round(r.gap, 1)) for r in gap_rows(rows, "q", "p")]
+    [(('q', 'p'), -0.4)]
     """
     if a == b:
         raise ValueError(f"a and b must name two different methods, got {a!r} twice")
+    pair = (a, b)
     out = []
     for r in rows:
-        g = _gap(r, a, b)
-        new = dict(r, gap=g)
-        for key in ("preds", "dice", "iou_pred", "seconds", "pixels"):
-            if isinstance(r.get(key), Mapping):
-                new[key] = {k: r[key][k] for k in (a, b) if k in r[key]}
-        out.append(new)
-    out.sort(key=lambda r: -r["gap"] if not math.isnan(r["gap"]) else math.inf)
+        if a not in r.dsc or b not in r.dsc:
+            raise ValueError(f"row {r.name!r} has no DSC for both {a!r} and {b!r} "
+                             f"(has {sorted(r.dsc)})")
+        out.append(replace(r, gap=float(r.dsc[a]) - float(r.dsc[b]), preds=_restrict(r.preds, pair),
+                           dsc=_restrict(r.dsc, pair), seconds=_restrict(r.seconds, pair),
+                           iou_pred=_restrict(r.iou_pred, pair), pixels=_restrict(r.pixels, pair)))
     return out
 
 
-def split_winners(ranked, *, n: int = 3, min_gap: float = 0.0) -> tuple[list[dict], list[dict]]:
+def rank_by_gap(rows: Iterable[GalleryRow], a: str, b: str, *,
+                absolute: bool = False) -> list[GalleryRow]:
+    """Rows ranked by the DSC gap ``dsc[a] - dsc[b]``, largest first (NaN gaps last).
+
+    Parameters
+    ----------
+    rows : iterable of GalleryRow
+        From :func:`case_row` / :func:`box_rows`.
+    a, b : str
+        The two methods compared.
+    absolute : bool
+        Rank by ``|gap|`` instead: the largest disagreement either way first (what a
+        gallery of "where the two differ most" shows). Ties keep the input order.
+
+    Returns
+    -------
+    list of GalleryRow
+        The rows of :func:`gap_rows` (``gap`` set, mappings restricted to ``a`` and ``b``),
+        sorted. With signed ranking the first rows are where ``a`` wins most, the last
+        where ``b`` wins most.
+
+    Examples
+    --------
+    >>> z = np.zeros((2, 2), np.uint8)
+    >>> rows = [GalleryRow(n, z, z, {"p": z, "q": z}, {"p": p, "q": q})
+    ...         for n, p, q in [("x", .9, .5), ("y", .2, .8), ("w", .5, .5)]]
+    >>> [(r.name, round(r.gap, 1)) for r in rank_by_gap(rows, "p", "q")]
+    [('x', 0.4), ('w', 0.0), ('y', -0.6)]
+    >>> [r.name for r in rank_by_gap(rows, "p", "q", absolute=True)]
+    ['y', 'x', 'w']
+    """
+    def key(r: GalleryRow) -> float:
+        if math.isnan(r.gap):
+            return math.inf
+        return -abs(r.gap) if absolute else -r.gap
+
+    return sorted(gap_rows(rows, a, b), key=key)
+
+
+def split_winners(ranked: Iterable[GalleryRow], *, n: int = 3,
+                  min_gap: float = 0.0) -> tuple[list[GalleryRow], list[GalleryRow]]:
     """The rows each method wins most clearly, from :func:`rank_by_gap`'s output.
 
     Parameters
     ----------
-    ranked : list of dict
-        Rows with ``gap`` (``dice[a] - dice[b]``), e.g. from :func:`rank_by_gap`.
+    ranked : iterable of GalleryRow
+        Rows with ``gap`` set (``dsc[a] - dsc[b]``), e.g. from :func:`rank_by_gap`.
     n : int >= 1
         At most this many rows per side.
     min_gap : float >= 0
@@ -222,18 +320,19 @@ def split_winners(ranked, *, n: int = 3, min_gap: float = 0.0) -> tuple[list[dic
 
     Examples
     --------
-    >>> rows = [{"gap": g} for g in (0.5, 0.01, -0.2, -0.7)]
+    >>> z = np.zeros((2, 2), np.uint8)
+    >>> rows = [GalleryRow(str(g), z, z, {}, {}, gap=g) for g in (0.5, 0.01, -0.2, -0.7)]
     >>> a, b = split_winners(rows, n=2, min_gap=0.05)
-    >>> [r["gap"] for r in a], [r["gap"] for r in b]
+    >>> [r.gap for r in a], [r.gap for r in b]
     ([0.5], [-0.7, -0.2])
     """
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n!r}")
     if not min_gap >= 0:
         raise ValueError(f"min_gap must be >= 0, got {min_gap!r}")
-    valid = [r for r in ranked if not math.isnan(float(r["gap"]))]
-    a_wins = sorted((r for r in valid if r["gap"] > min_gap), key=lambda r: -r["gap"])[: int(n)]
-    b_wins = sorted((r for r in valid if r["gap"] < -min_gap), key=lambda r: r["gap"])[: int(n)]
+    valid = [r for r in ranked if not math.isnan(float(r.gap))]
+    a_wins = sorted((r for r in valid if r.gap > min_gap), key=lambda r: -r.gap)[: int(n)]
+    b_wins = sorted((r for r in valid if r.gap < -min_gap), key=lambda r: r.gap)[: int(n)]
     return a_wins, b_wins
 
 
@@ -312,16 +411,14 @@ def spearman(x, y) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def _middle_slice(z_min: int, z_max: int) -> int:
-    # same formula as classicseg.models.litemedsam.middle_slice (that module imports torch)
-    return int((int(z_max) - int(z_min)) / 2 + int(z_min))
-
-
-def model_passes(case: Case, route) -> dict:
+def model_passes(case: Case, route, *, grid: str = "box", crop: bool = False) -> dict:
     """LiteMedSAM work a route implies: encoder passes and decoder calls (nothing is run).
 
-    The encoder (one pass per distinct 2D image or slice; boxes on the same slice share it)
-    dominates the run time on a CPU; each box on each predicted slice costs one decoder call.
+    The encoder dominates the run time on a CPU. Whole-image inference encodes each 2D image
+    or predicted slice once, shared by every box on it (boxes overlapping in z share slices,
+    more of them with ``grid="volume"``); crop-then-infer encodes one window per box and
+    slice. Each box on each predicted slice costs one decoder call. The slices are those of
+    :func:`classicseg.models.litemedsam.geometry.slice_plan`, the predictor's own plan.
 
     Parameters
     ----------
@@ -329,6 +426,10 @@ def model_passes(case: Case, route) -> dict:
     route : classicseg.pipeline.router.Route
         E.g. ``Pipeline().route(case)``; only ``method`` and ``s`` are used. Methods other
         than ``"litemedsam"`` cost no model passes.
+    grid : {"box", "volume"}
+        Where sparse slices sit (``LiteMedSAM.segment(grid=...)``).
+    crop : bool
+        Crop-then-infer (``LiteMedSAM.segment(crop=True)``, ``Pipeline(crop=True)``).
 
     Returns
     -------
@@ -341,21 +442,26 @@ def model_passes(case: Case, route) -> dict:
     >>> from classicseg.io import Case
     >>> from classicseg.pipeline.router import Route
     >>> ct = Case("3DBox_CT_toy", np.zeros((30, 16, 16), np.uint8), np.array([[2, 2, 2, 9, 9, 23]]))
-    >>> model_passes(ct, Route("litemedsam", "", s=1)), model_passes(ct, Route("litemedsam", "", s=3))
+    >>> every, third = Route("litemedsam", "", s=1), Route("litemedsam", "", s=3)
+    >>> model_passes(ct, every), model_passes(ct, third)
     ({'encoder_passes': 22, 'decoder_calls': 22}, {'encoder_passes': 9, 'decoder_calls': 9})
+    >>> two = Case("3DBox_CT_toy", ct.image, np.array([[2, 2, 2, 9, 9, 23], [2, 2, 4, 9, 9, 23]]))
+    >>> [model_passes(two, third, grid=g)["encoder_passes"] for g in ("box", "volume")]
+    [16, 11]
+    >>> model_passes(two, third, crop=True)    # one window per box and slice
+    {'encoder_passes': 17, 'decoder_calls': 17}
     """
-    from ..methods.interpolation import plan_sparse_slices
+    from ..models.litemedsam.geometry import slice_plan
 
+    if grid not in ("box", "volume"):
+        raise ValueError(f"grid must be 'box' or 'volume', got {grid!r}")
     if route.method != "litemedsam" or case.n_boxes == 0:
         return {"encoder_passes": 0, "decoder_calls": 0}
     if not case.is_3d:
-        return {"encoder_passes": 1, "decoder_calls": int(case.n_boxes)}
-    s = int(route.s)
-    slices: set[int] = set()
-    calls = 0
-    for x0, y0, z0, x1, y1, z1 in np.asarray(case.boxes, dtype=np.int64):
-        planned = set(range(z0, z1 + 1)) if s == 1 else \
-            set(plan_sparse_slices(z0, z1, s).tolist()) | {_middle_slice(z0, z1)}
-        slices |= planned
-        calls += len(planned)
-    return {"encoder_passes": len(slices), "decoder_calls": calls}
+        n = int(case.n_boxes)
+        return {"encoder_passes": n if crop else 1, "decoder_calls": n}
+    plans = [set().union(*slice_plan(z0, z1, int(route.s), grid))
+             for _, _, z0, _, _, z1 in np.asarray(case.boxes, dtype=np.int64)]
+    calls = sum(len(p) for p in plans)
+    # whole-image slices are encoded once for all boxes (the predictor's embedding cache)
+    return {"encoder_passes": calls if crop else len(set().union(*plans)), "decoder_calls": calls}

@@ -3,9 +3,11 @@
 The notebooks only call classicseg, explain and plot; every computation they show lives in
 the library. This module holds the few measurements that exist for teaching rather than for
 the pipeline: a tolerant area overlap (what the challenge's 2D NSD really measures), a sweep
-over the slice step ``s``, pooled-threshold studies for PET/OCT, per-box comparison tables,
-mask transforms (post-processing, ellipse fits) and box perturbations. Failure ranking and
-predicted-IoU analysis live in :mod:`classicseg.analysis.failures`.
+over the slice step ``s``, pooled-threshold studies for PET/OCT, per-box comparison tables
+and box perturbations. Failure ranking and predicted-IoU analysis live in
+:mod:`classicseg.analysis.failures`, method-by-method scores in :mod:`classicseg.analysis.scores`;
+the segmenters and mask transforms the lessons use live in :mod:`classicseg.methods`
+(``ellipse``, ``postprocess``, ``interpolation``) and the figures in :mod:`classicseg.viz`.
 
 Numpy, scipy and classicseg only; no torch (models are passed in as callables).
 
@@ -29,9 +31,8 @@ from scipy import ndimage as ndi
 from ..metrics import dice, score_case
 
 __all__ = [
-    "tolerant_area_overlap", "shifted", "per_box_dice", "subsampling_sweep", "box_values", "threshold_study",
-    "threshold_panel", "subset_case", "per_box_table", "relabel_result", "postprocessed", "ellipse_result", "skull_ellipse",
-    "ellipse_agreement", "scaled_boxes", "interpolate_from_slices",
+    "tolerant_area_overlap", "shifted", "per_box_dice", "subsampling_sweep", "box_values",
+    "threshold_study", "subset_case", "per_box_table", "scaled_boxes",
 ]
 
 
@@ -176,10 +177,6 @@ def subsampling_sweep(segment: Callable, case, s_values: Iterable[int] = (1, 2, 
     return rows
 
 
-
-
-
-
 # --------------------------------------------------------------------------- thresholds (PET, OCT)
 def box_values(image, boxes, *, channel: int = 0) -> np.ndarray:
     """The values inside all boxes, pooled into one flat array (what the paper thresholds).
@@ -246,30 +243,6 @@ def threshold_study(case, *, method: str = "ght", nu: float = 1e60, tau: float =
             "ratio_after": [e.get("ratio_after", math.nan) for e in ex], "result": res}
 
 
-def threshold_panel(case, *, reference: Mapping[str, float] | None = None, bins: int | None = None,
-                    **study_options):
-    """Histogram of the pooled box values split by the chosen threshold, Dice in the title.
-
-    The figure behind the notebooks' GHT sliders: :func:`threshold_study` with
-    ``study_options`` (``method``, ``nu``, ``tau``, ``kappa``, ``omega``, ``force``), drawn
-    with :func:`classicseg.viz.histogram_split` together with any ``reference`` thresholds
-    (name -> value, e.g. Otsu's). Synthetic cases are tagged "(synthetic)".
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from .. import viz
-
-    study = threshold_study(case, **study_options)
-    values = box_values(case.image, case.boxes)
-    lines = {"chosen": study["threshold"], **dict(reference or {})}
-    per_box = ", ".join(f"{d:.2f}" for d in study["dsc_per_box"])
-    title = f"{case.name}: Dice {study['dsc']:.3f} (per box {per_box})"
-    return viz.histogram_split(values, lines, bins=bins or (100 if case.is_3d else 32), log=True, title=title,
-                               synthetic=case.synthetic)
-
-
 # --------------------------------------------------------------------------- per-box comparisons
 def subset_case(case, indices):
     """A copy of ``case`` with only the boxes ``indices`` (in that order), GT relabelled to match.
@@ -318,8 +291,18 @@ def per_box_table(case, results: Mapping, *, iou_of: str | None = None) -> list[
     Returns
     -------
     list of dict
-        ``box`` (index), ``side`` (longest box side in pixels), ``area`` (box pixels), ``gt_pixels``
-        and ``dice`` (method -> Dice).
+        ``box`` (index), ``side`` (longest box side in pixels), ``area`` (box pixels),
+        ``gt_pixels``, ``dsc`` (method -> the Dice of the box's label) and, with ``iou_of``,
+        ``iou_pred``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from classicseg.io import Case
+    >>> gt = np.zeros((10, 10), np.uint16); gt[1:4, 1:4] = 1
+    >>> case = Case("2DBox_US_toy", np.zeros((10, 10, 3), np.uint8), np.array([[0, 0, 4, 4]]), gts=gt)
+    >>> per_box_table(case, {"truth": gt, "nothing": 0 * gt})
+    [{'box': 0, 'side': 5, 'area': 25, 'gt_pixels': 9, 'dsc': {'truth': 1.0, 'nothing': 0.0}}]
     """
     if case.gts is None:
         raise ValueError(f"{case.name}: per_box_table needs ground truth (gts)")
@@ -331,133 +314,14 @@ def per_box_table(case, results: Mapping, *, iou_of: str | None = None) -> list[
         shp = box_shape(b)
         row = {"box": i, "side": int(max(shp)), "area": int(np.prod(shp)),
                "gt_pixels": int(np.count_nonzero(case.gts == i + 1)),
-               "dice": {k: float(d[i]) if i < len(d) else math.nan for k, d in dices.items()}}
+               "dsc": {k: float(d[i]) if i < len(d) else math.nan for k, d in dices.items()}}
         if iou_of is not None:
             row["iou_pred"] = float(results[iou_of].boxes[i].extra.get("iou_pred", math.nan))
         rows.append(row)
     return rows
 
 
-# --------------------------------------------------------------------------- mask transforms
-def relabel_result(result, transform: Callable[[int, np.ndarray], np.ndarray], *, method: str):
-    """A new SegmentationResult with every box's mask replaced by ``transform(index, mask)``.
-
-    Boxes are repainted in box order through :meth:`SegmentationResult.add_box` (later boxes
-    win on overlap); ``seconds`` of each record is the original's plus the transform's time;
-    ``extra`` is copied. The input is not modified.
-    """
-    from ..result import SegmentationResult
-
-    out = SegmentationResult.empty(result.segs.shape, len(result.boxes))
-    t_case = time.perf_counter()
-    for i, rec in enumerate(result.boxes):
-        t0 = time.perf_counter()
-        mask = np.asarray(transform(i, result.segs == i + 1), dtype=bool)
-        out.add_box(i, mask, method=method, reason=rec.reason, seconds=rec.seconds + time.perf_counter() - t0,
-                    **rec.extra)
-    out.seconds = result.seconds + time.perf_counter() - t_case
-    return out
-
-
-def postprocessed(result, boxes, *, lcc: bool = True, fill: bool = True):
-    """Apply the paper's §9 post-processing to every box of a finished result.
-
-    Per box: zero the mask outside its box, then (optionally) keep the largest connected
-    component and fill holes (:func:`classicseg.methods.postprocess.postprocess_mask`).
-    ``lcc=False, fill=False`` is the box filter alone (what the paper's code does for
-    LiteMedSAM); both True is what its §4.11 describes.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from classicseg.result import SegmentationResult
-    >>> r = SegmentationResult.empty((5, 8), 1)
-    >>> m = np.zeros((5, 8), bool); m[1:4, 1:4] = True; m[2, 2] = False; m[0, 7] = True
-    >>> r.add_box(0, m, method="x")
-    >>> int(postprocessed(r, [[0, 0, 4, 4]], lcc=False, fill=False).segs.sum()), int(postprocessed(r, [[0, 0, 4, 4]]).segs.sum())
-    (8, 9)
-    """
-    from ..methods.postprocess import postprocess_mask
-
-    b = np.asarray(boxes)
-    if len(b) != len(result.boxes):
-        raise ValueError(f"{len(b)} boxes for a result with {len(result.boxes)}")
-    name = "box filter" + (" + LCC" if lcc else "") + (" + fill" if fill else "")
-    return relabel_result(result, lambda i, m: postprocess_mask(m, lcc=lcc, fill=fill, box=b[i]), method=name)
-
-
-def _ellipse_of(mask: np.ndarray) -> np.ndarray:
-    from ..methods.ellipse import ellipse_mask, fit_ellipse
-
-    try:
-        return ellipse_mask(mask.shape, fit_ellipse(mask))
-    except ValueError:  # empty or tiny mask: nothing to fit, keep it as it is
-        return mask
-
-
-def ellipse_result(result):
-    """Replace every box's mask by the ellipse fitted to its outline (a "prediction bias").
-
-    The paper's §4.3: fetal-head labels (HC18) are perfect ellipses, so forcing the prediction
-    to be one can only help there -- and hurts on any other task. Masks too small to fit keep
-    their shape.
-    """
-    return relabel_result(result, lambda i, m: _ellipse_of(m), method="ellipse fit")
-
-
-def ellipse_agreement(mask) -> float:
-    """Dice between a 2D mask and the ellipse fitted to it (1.0 = the mask is an ellipse).
-
-    A crude, model-free "task detector": a prediction that already is almost an ellipse hints
-    at an ellipse-shaped target (the paper's task-adapter idea, §4.13). NaN for an empty mask.
-    """
-    m = np.asarray(mask) != 0
-    if m.ndim != 2:
-        raise ValueError(f"mask must be 2D, got shape {m.shape}")
-    if not m.any():
-        return math.nan
-    return float(dice(m, _ellipse_of(m)))
-
-
-def skull_ellipse(image, boxes):
-    """Model-free fetal-head segmenter: bright skull echo in the box -> filled ellipse.
-
-    Per box: Otsu threshold of the box crop (channel 0), keep the largest bright component
-    (the skull ring) and fill the ellipse fitted to its outer outline. Milliseconds per box,
-    exact on a clean ring -- and helpless when the echo drops out or another bright structure
-    touches the head, which is the point of showing it.
-
-    Returns
-    -------
-    SegmentationResult
-        ``method="skull ellipse"``, ``extra["threshold"]`` per box.
-    """
-    from ..boxes import box_slices
-    from ..methods.postprocess import largest_component
-    from ..methods.thresholds import histogram_threshold
-    from ..result import SegmentationResult
-
-    img = np.asarray(image)
-    if img.ndim == 3:
-        img = img[..., 0]
-    if img.ndim != 2:
-        raise ValueError(f"image must be 2D (H, W) or (H, W, C), got shape {np.asarray(image).shape}")
-    b = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
-    res = SegmentationResult.empty(img.shape, len(b))
-    t_case = time.perf_counter()
-    for i, box in enumerate(b):
-        t0 = time.perf_counter()
-        where = box_slices(box)
-        crop = img[where]
-        t = histogram_threshold(crop, bins=256, method="otsu")
-        ring = largest_component(crop > t)
-        mask = _ellipse_of(ring) if ring.any() else ring
-        res.add_box(i, mask, where, method="skull ellipse", reason="Otsu in the box + ellipse fit",
-                    seconds=time.perf_counter() - t0, threshold=float(t))
-    res.seconds = time.perf_counter() - t_case
-    return res
-
-
+# --------------------------------------------------------------------------- box perturbations
 def scaled_boxes(boxes, margin: float, shape) -> np.ndarray:
     """Boxes grown (``margin > 0``) or shrunk (``margin < 0``) by ``margin`` times their size.
 
@@ -483,38 +347,4 @@ def scaled_boxes(boxes, margin: float, shape) -> np.ndarray:
     d = np.rint(margin * size).astype(np.int64)
     out = np.concatenate([b[:, :2] - d, b[:, 2:] + d], 1)
     out[:, 2:] = np.maximum(out[:, 2:], out[:, :2])  # a shrunk box keeps at least one pixel
-    return np.array([clip_box(row, tuple(shape)[:2]) for row in out], dtype=np.int64).reshape(-1, 4)
-
-
-def interpolate_from_slices(mask, z_min: int, z_max: int, s: int) -> np.ndarray:
-    """Keep every ``s``-th slice of a 3D mask between ``z_min`` and ``z_max`` and
-    shape-interpolate the rest -- the interpolation error alone, without any model.
-
-    Feeding the *ground truth* through the paper's slice plan
-    (:func:`classicseg.methods.interpolation.plan_sparse_slices`) and
-    :func:`~classicseg.methods.interpolation.fill_slices` shows how much Dice the
-    interpolation itself costs for a given ``s`` -- an upper bound for sparse LiteMedSAM.
-
-    Returns
-    -------
-    ndarray of bool
-        Same shape as ``mask``; slices outside ``z_min..z_max`` are copied unchanged.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> m = np.zeros((5, 9, 9), bool); m[0, 1:8, 1:8] = True; m[4, 3:6, 3:6] = True
-    >>> interpolate_from_slices(m, 0, 4, 4).sum(axis=(1, 2)).tolist()   # 7x7, ..., 5x5 halfway, ..., 3x3
-    [49, 49, 25, 9, 9]
-    """
-    from ..methods.interpolation import fill_slices, plan_sparse_slices
-
-    m = np.asarray(mask) != 0
-    if m.ndim != 3:
-        raise ValueError(f"mask must be 3D (D, H, W), got shape {m.shape}")
-    if not (0 <= z_min <= z_max < m.shape[0]):
-        raise ValueError(f"z_min..z_max = {z_min}..{z_max} is outside the {m.shape[0]} slices")
-    plan = plan_sparse_slices(z_min, z_max, s)
-    out = m.copy()
-    out[z_min:z_max + 1] = fill_slices({int(z): m[z] for z in plan}, z_min, z_max)
-    return out
+    return np.array([clip_box(tuple(shape)[:2], row) for row in out], dtype=np.int64).reshape(-1, 4)

@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from .run import add_execution_arguments, add_pipeline_arguments, pipeline_from_args
+from .run import (add_execution_arguments, add_pipeline_arguments, options_from_args,
+                  pipeline_from_args)
 
 
 def configure(parser) -> None:
@@ -41,6 +42,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    from .. import viz
     from ..evaluation.compare import command_line, compare_directories
     from ..pipeline.router import normalize_method
 
@@ -54,8 +56,7 @@ def run(args) -> int:
         methods = [normalize_method(m) for m in args.methods]
         if "auto" in methods:
             raise ValueError("--methods: 'auto' is the paper pipeline, which always runs")
-        if args.cold and (args.workers or args.scheduler):
-            raise ValueError("--cold runs one process per case serially; drop --workers/--scheduler")
+        options = options_from_args(args)
     except (ValueError, argparse.ArgumentTypeError) as e:
         print(f"classicseg compare: {e}", file=sys.stderr)
         return 2
@@ -63,9 +64,9 @@ def run(args) -> int:
     try:
         result = compare_directories(
             args.in_dir, gt_dir, args.out, paper=paper, baseline=baseline, methods=methods,
-            flavour=args.flavour, overwrite=args.overwrite, resume=args.resume, workers=args.workers,
-            scheduler=args.scheduler, threads=args.threads, cold=args.cold, progress=not args.no_progress,
-            figures=not args.no_figures, worst=args.worst, command=command_line())
+            options=options, flavour=args.flavour, resume=args.resume,
+            figures=None if args.no_figures else viz.comparison_figures,
+            worst=args.worst, command=command_line())
     except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as e:
         print(f"classicseg compare: {e}", file=sys.stderr)
         return 2

@@ -71,9 +71,9 @@ def add_pipeline_arguments(parser) -> None:
     g.add_argument("--s", action="append", metavar="S|MODALITY=S",
                    help="LiteMedSAM slice step on 3D cases (paper: CT=3, MR=3); one number for all or "
                         "per modality, repeatable")
-    g.add_argument("--postprocess", choices=("auto", "on", "off"), default="auto",
-                   help="auto: the paper's choice per method (default); on: largest component + fill "
-                        "holes + box filter for all; off: none")
+    g.add_argument("--postprocess", choices=("auto", "on", "off", "none", "box", "lcc", "full"), default="auto",
+                   help="auto: the paper's choice per method (default); none / box (zero outside the box) / "
+                        "lcc (+ largest component) / full (+ fill holes) for every method; on = full, off = none")
     g.add_argument("--modality", help="modality for files whose name does not tell it (overrides the name)")
     g.add_argument("--crop", action="store_true", help="LiteMedSAM crop-then-infer around each box")
     g.add_argument("--weights", help="LiteMedSAM checkpoint (default: the verified shipped one)")
@@ -93,6 +93,17 @@ def add_execution_arguments(parser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def options_from_args(args):
+    """The :class:`~classicseg.pipeline.runner.RunOptions` of parsed execution arguments
+    (ValueError for contradicting ones, e.g. ``--cold`` with ``--workers``)."""
+    from ..pipeline.runner import RunOptions
+
+    if args.cold and (args.workers or args.scheduler):
+        raise ValueError("--cold runs one process per case serially; drop --workers/--scheduler")
+    return RunOptions(overwrite=args.overwrite, workers=args.workers, scheduler=args.scheduler,
+                      threads=args.threads, cold=args.cold, progress=not args.no_progress)
+
+
 def pipeline_from_args(args, *, mode: str | None = None):
     """Build a :class:`~classicseg.pipeline.core.Pipeline` from parsed arguments."""
     from ..pipeline.core import Models, Pipeline
@@ -103,7 +114,7 @@ def pipeline_from_args(args, *, mode: str | None = None):
         return Pipeline(mode="baseline", modality=args.modality, crop=args.crop, models=models)
     method = _key_values(args.method, "method", _method) or "auto"
     s = _key_values(args.s, "s", _positive_int)
-    pp = {"auto": None, "on": True, "off": False}[args.postprocess]
+    pp = {"auto": None, "on": "full", "off": "none"}.get(args.postprocess, args.postprocess)
     return Pipeline(mode="paper", method=method, s=s, postprocess=pp, modality=args.modality, crop=args.crop,
                     models=models)
 
@@ -130,14 +141,11 @@ def run(args) -> int:
         in_dir = in_dir / "imgs"  # the data_samples/ layout
     try:
         pipeline = pipeline_from_args(args)
-        if args.cold and (args.workers or args.scheduler):
-            raise ValueError("--cold runs one process per case serially; drop --workers/--scheduler")
+        options = options_from_args(args)
     except (ValueError, argparse.ArgumentTypeError) as e:
         print(f"classicseg run: {e}", file=sys.stderr)
         return 2
-    summary = run_directory(in_dir, args.out_dir, pipeline, overwrite=args.overwrite, workers=args.workers,
-                            scheduler=args.scheduler, cold=args.cold, threads=args.threads,
-                            progress=not args.no_progress)
+    summary = run_directory(in_dir, args.out_dir, pipeline, options=options)
     print(summary)
     print(f"run log: {Path(args.out_dir) / 'run_log.jsonl'}")
     return 0 if not summary.errors else 1

@@ -22,30 +22,25 @@ run (k-means on a CT volume is "not applicable", not a zero).
 
 from __future__ import annotations
 
-import csv
-import io as _stdio
 import math
 import shlex
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
-from ..io import MODALITIES, atomic_write, load_case, load_ground_truth
+import numpy as np
+
+from ..io import (ChallengeFileError, list_case_files, load_case, load_ground_truth, load_prediction,
+                  manifest_synthetic_flags)
 from ..pipeline.core import Pipeline
-from ..pipeline.runner import LOG_NAME, dask_client, read_run_log, run_directory
+from ..pipeline.runner import (RunOptions, dask_client, options_from_legacy, read_run_log,
+                               run_directory)
+from . import report
+from .evaluate import evaluate_directories, finite_mean, summarize
 
-__all__ = ["compare_directories", "CompareResult", "resolve_dirs", "PAPER_TABLE11"]
-
-#: The paper's Table 11 (validation set, DSC / NSD %), for reference next to our numbers.
-PAPER_TABLE11 = {
-    "CT": (92.35, 95.09, 91.59, 94.18), "MR": (89.93, 94.02, 88.34, 92.57),
-    "PET": (55.23, 29.29, 66.80, 49.42), "US": (94.78, 96.81, 94.78, 96.82),
-    "XRay": (75.83, 80.39, 75.87, 80.44), "Dermoscopy": (92.47, 93.85, 92.63, 94.22),
-    "Endoscopy": (96.04, 98.11, 96.04, 98.11), "Fundus": (94.81, 96.41, 94.82, 96.42),
-    "Microscopy": (61.70, 65.47, 69.96, 77.98),
-}
+__all__ = ["compare_directories", "CompareResult", "resolve_dirs", "command_line"]
 
 
 @dataclass
@@ -60,6 +55,7 @@ class CompareResult:
     wall_seconds: float = 0.0
     figures: list[Path] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. a worst case that could not be drawn
 
     def text(self) -> str:
         """The tables as printed by ``classicseg compare`` (identical to report.md's)."""
@@ -100,55 +96,48 @@ def resolve_dirs(in_dir, gt_dir=None) -> tuple[Path, Path]:
 
 # ---------------------------------------------------------------------- numbers
 
-def _mean(values) -> float:
-    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return sum(vals) / len(vals) if vals else math.nan
-
-
-def _last_rows(out_dir: Path) -> dict[str, dict]:
+def _last_rows(out_dir: Path) -> dict:
     """Newest log row per case (a resumed run appends; the last word counts)."""
-    path = out_dir / LOG_NAME
-    rows = read_run_log(path) if path.is_file() else []
-    return {r["name"]: r for r in rows}
+    return {r.name: r for r in read_run_log(out_dir)}
 
 
-def _per_case(pipeline: str, evaluation, log: dict[str, dict], synthetic: dict[str, bool]) -> list[dict]:
+def _per_case(pipeline: str, evaluation, log: dict, synthetic: dict[str, bool]) -> list[dict]:
     out = []
     for r in evaluation.rows:
-        lr = log.get(r.name, {})
+        lr = log.get(r.name)
+        ran = lr is None or lr.ok  # no log row: a prediction from elsewhere, scored as it is
         out.append({
-            "pipeline": pipeline, "name": r.name, "modality": r.modality, "dsc": r.dsc, "nsd": r.nsd,
-            "seconds": lr.get("seconds") if lr.get("status") == "ok" else None,
-            "cold_seconds": lr.get("cold_seconds") if lr.get("status") == "ok" else None,
-            "method": lr.get("method"), "n_boxes": lr.get("n_boxes"),
-            "shape": "x".join(str(v) for v in lr.get("shape") or []),
-            "status": r.status if lr.get("status", "ok") == "ok" else "run error",
-            "error": lr.get("error") or "", "reason": lr.get("reason") or "",
+            "pipeline": pipeline, "name": r.name, "modality": r.modality,
+            "dsc": r.dsc, "nsd": r.nsd,
+            "seconds": lr.seconds if lr is not None and lr.ok else None,
+            "cold_seconds": lr.cold_seconds if lr is not None and lr.ok else None,
+            "method": lr and lr.method, "n_boxes": lr and lr.n_boxes,
+            "shape": "x".join(str(v) for v in (lr and lr.shape) or []),
+            "status": r.status if ran else "run error",
+            "error": (lr and lr.error) or "", "reason": (lr and lr.reason) or "",
             "synthetic": synthetic.get(r.name),
         })
     return out
 
 
 def _summary(pipelines: list[str], per_case: list[dict], evaluations: dict) -> list[dict]:
-    from .evaluate import summarize  # the one per-modality aggregation (Table 11 rule)
-
     rows = []
     for name in pipelines:
-        quality = summarize(evaluations[name].rows)
+        quality = summarize(evaluations[name].rows)  # the one Table 11 aggregation
         cases = [c for c in per_case if c["pipeline"] == name]
         for q in quality:
             mine = cases if q["modality"] == "Average" else \
                 [c for c in cases if (c["modality"] or "unknown") == q["modality"]]
             rows.append({"pipeline": name, "modality": q["modality"], "n": q["n"], "dsc": q["dsc"],
-                         "nsd": q["nsd"], "seconds": _mean(c["seconds"] for c in mine),
-                         "cold_seconds": _mean(c["cold_seconds"] for c in mine)})
+                         "nsd": q["nsd"], "seconds": finite_mean(c["seconds"] for c in mine),
+                         "cold_seconds": finite_mean(c["cold_seconds"] for c in mine)})
     # "Average" time = mean of the modality means, as for DSC/NSD (paper's averaging rule)
     for name in pipelines:
         mods = [r for r in rows if r["pipeline"] == name and r["modality"] != "Average"]
         for r in rows:
             if r["pipeline"] == name and r["modality"] == "Average":
-                r["seconds"] = _mean(m["seconds"] for m in mods)
-                r["cold_seconds"] = _mean(m["cold_seconds"] for m in mods)
+                r["seconds"] = finite_mean(m["seconds"] for m in mods)
+                r["cold_seconds"] = finite_mean(m["cold_seconds"] for m in mods)
     base = {r["modality"]: r for r in rows if r["pipeline"] == pipelines[0]}
     for r in rows:
         b = base.get(r["modality"])
@@ -157,218 +146,109 @@ def _summary(pipelines: list[str], per_case: list[dict], evaluations: dict) -> l
     return rows
 
 
-# ---------------------------------------------------------------------- formatting
+# ---------------------------------------------------------------------- worst cases
 
-def _pct(v) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}"
+@dataclass
+class WorstCase:
+    """One of the cases the paper pipeline did worst on, with every pipeline's prediction --
+    what :func:`classicseg.viz.comparison_figures` draws side by side."""
 
-
-def _sec(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{v:.3g}" if v < 100 else f"{v:.0f}"
-
-
-def _ratio(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{v:.2g}x" if v < 10 else f"{v:.0f}x"
-
-
-def _md(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), sep] + [line(r) for r in rows])
+    name: str
+    rank: int
+    pipeline: str
+    image: np.ndarray
+    gt: np.ndarray
+    boxes: np.ndarray
+    results: dict
+    scores: dict
+    times: dict
+    synthetic: bool
 
 
-def _modalities(summary: list[dict]) -> list[str]:
-    seen = []
-    for r in summary:
-        if r["modality"] not in seen and r["modality"] != "Average":
-            seen.append(r["modality"])
-    order = [m for m in MODALITIES if m in seen] + [m for m in seen if m not in MODALITIES]
-    return order + (["Average"] if any(r["modality"] == "Average" for r in summary) else [])
-
-
-def _tables(pipelines: list[str], summary: list[dict], per_case: list[dict], flavour: str, cold: bool) -> dict:
-    cell = {(r["pipeline"], r["modality"]): r for r in summary}
-    mods = _modalities(summary)
-    header = ["Modality", "cases"] + [f"{p} {m}" for p in pipelines for m in ("DSC", "NSD")]
-    rows = []
-    for m in mods:
-        n = next((cell[(p, m)]["n"] for p in pipelines if (p, m) in cell), 0)
-        row = [f"**{m}**" if m == "Average" else m, str(n)]
-        for p in pipelines:
-            c = cell.get((p, m))
-            row += [_pct(c["dsc"]) if c else "n/a", _pct(c["nsd"]) if c else "n/a"]
-        rows.append(row)
-    quality = (f"DSC / NSD (%) per modality (paper Table 11 layout; metric flavour: {flavour})\n\n"
-               + _md(header, rows))
-
-    base = pipelines[0]
-    theader = ["Modality"] + [f"{p} (s)" for p in pipelines] + \
-        ([f"{p} cold (s)" for p in pipelines] if cold else []) + [f"speed-up {p}" for p in pipelines[1:]]
-    trows = []
-    for m in mods:
-        row = [f"**{m}**" if m == "Average" else m]
-        row += [_sec(cell[(p, m)]["seconds"]) if (p, m) in cell else "n/a" for p in pipelines]
-        if cold:
-            row += [_sec(cell[(p, m)]["cold_seconds"]) if (p, m) in cell else "n/a" for p in pipelines]
-        row += [_ratio(cell[(p, m)]["speedup"]) if (p, m) in cell else "n/a" for p in pipelines[1:]]
-        trows.append(row)
-    timing = (f"Mean time per case (s; warm = in-process, models loaded{', cold = one process per case' if cold else ''}; "
-              f"speed-up = {base} time / pipeline time)\n\n" + _md(theader, trows))
-
-    by_case: dict[str, dict] = {}
-    for c in per_case:
-        by_case.setdefault(c["name"], {})[c["pipeline"]] = c
-    cheader = ["Case ID", "Size", "#Objects"] + [f"{p} (s)" for p in pipelines] + [f"{p} method" for p in pipelines[1:]]
-    crows = []
-    def order(name):  # paper's modality order, then name
-        mod = next(iter(by_case[name].values()))["modality"]
-        return (MODALITIES.index(mod) if mod in MODALITIES else len(MODALITIES), name)
-
-    for name in sorted(by_case, key=order):
-        d = by_case[name]
-        any_row = next(iter(d.values()))
-        crows.append([name, any_row["shape"] or "?", str(any_row["n_boxes"] if any_row["n_boxes"] is not None else "?")]
-                     + [_sec(d[p]["seconds"]) if p in d else "n/a" for p in pipelines]
-                     + [str(d[p]["method"]) if p in d else "n/a" for p in pipelines[1:]])
-    cases = "Time per case (s, warm; paper Table 12 layout)\n\n" + _md(cheader, crows)
-    noise = _timing_noise(by_case, pipelines)
-    if noise:
-        timing += "\n\n" + noise
-    return {"quality": quality, "time": timing, "cases": cases}
-
-
-def _timing_noise(by_case: dict, pipelines: list[str]) -> str:
-    """A yardstick for the speed-ups: cases where the first two pipelines ran the very same
-    computation (2D LiteMedSAM in both) should take equal time; their ratio spread is noise."""
-    if len(pipelines) < 2:
-        return ""
-    a, b = pipelines[:2]
-    ratios = [d[a]["seconds"] / d[b]["seconds"] for d in by_case.values()
-              if a in d and b in d and d[a]["method"] == d[b]["method"] == "litemedsam"
-              and d[a]["name"].startswith("2D") and d[a]["seconds"] and d[b]["seconds"]]
-    if not ratios:
-        return ""
-    return (f"Timing noise: on {len(ratios)} 2D case(s) both pipelines ran the same LiteMedSAM inference "
-            f"(their true ratio is 1.0); measured {a}/{b} ratios span {min(ratios):.2f}x-{max(ratios):.2f}x. "
-            "Speed-ups inside that band are not evidence.")
-
-
-def _router_section(per_case: list[dict], pipeline: str) -> str:
-    rows = [c for c in per_case if c["pipeline"] == pipeline and c["method"]]
-    if not rows:
-        return ""
-    header = ["Case", "Modality", "Method", "Why"]
-    return _md(header, [[c["name"], c["modality"] or "?", c["method"], c["reason"]] for c in rows])
-
-
-# ---------------------------------------------------------------------- files
-
-def _write_text(path: Path, text: str) -> None:
-    # atomic: an interrupted compare never leaves a half-written report
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")), overwrite=True)
-
-
-def _csv_text(rows: list[dict], fields: list[str]) -> str:
-    buf = _stdio.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if r.get(k) is None or (isinstance(r.get(k), float) and math.isnan(r[k]))
-                        else repr(r[k]) if isinstance(r.get(k), float) else r[k]) for k in fields})
-    return buf.getvalue()
-
-
-_SUMMARY_FIELDS = ["pipeline", "modality", "n", "dsc", "nsd", "seconds", "cold_seconds", "speedup"]
-_CASE_FIELDS = ["pipeline", "name", "modality", "method", "dsc", "nsd", "seconds", "cold_seconds", "n_boxes",
-                "shape", "status", "synthetic", "error", "reason"]
-
-
-def _figures(out: Path, imgs: Path, gts: Path, pipelines: list[str], per_case: list[dict],
-             synthetic_any: bool, synthetic: dict, worst: int) -> list[Path]:
-    from .. import viz
-
-    figdir = out / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
-    written = []
-
-    def save(fig, name):
-        path = figdir / name
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        written.append(path)
-
-    table = [c for c in per_case if c["dsc"] is not None]
-    tag = " (synthetic)" if synthetic_any else ""
-    for metric in ("dsc", "nsd"):
-        save(viz.bar_by_modality(table, metric=metric, hue="pipeline",
-                                 title=f"{metric.upper()} per modality{tag}"), f"{metric}_by_modality.png")
-    timed = [c for c in table if c["seconds"] is not None]
-    if timed:
-        save(viz.time_vs_dice(timed, time="seconds", metric="dsc", hue="pipeline",
-                              title=f"warm time vs DSC per case{tag}"), "time_vs_dice.png")
-    # worst cases of the last (paper / forced) pipeline, every pipeline side by side
-    target = pipelines[1] if len(pipelines) > 1 else pipelines[0]
-    ranked = sorted((c for c in per_case if c["pipeline"] == target and not math.isnan(c["dsc"])),
-                    key=lambda c: c["dsc"])[:worst]
-    from ..io import load_prediction
-
-    for k, c in enumerate(ranked, 1):
-        case = load_case(imgs / f"{c['name']}.npz", allow_extra_keys=True)
-        gt_file = gts / f"{c['name']}.npz"
-        gt = load_ground_truth(gt_file)[0] if gt_file.is_file() else case.gts
-        results, scores, times = {}, {}, {}
-        for p in pipelines:
-            pred = out / "predictions" / p / f"{c['name']}.npz"
-            if pred.is_file():
-                results[p] = load_prediction(pred, shape=case.spatial_shape)
-                row = next(r for r in per_case if r["pipeline"] == p and r["name"] == c["name"])
-                scores[p] = {"dsc": row["dsc"], "nsd": row["nsd"]}
-                times[p] = row["seconds"]
-        if not results:
+def worst_cases(result: "CompareResult", imgs: Path, gts: Path, *, n: int = 3,
+                synthetic: dict | None = None) -> tuple[list[WorstCase], list[str]]:
+    """The ``n`` lowest-DSC cases of the paper pipeline (``pipelines[1]``; forced methods are
+    not ranked), each with every prediction that exists on disk, and a note per case that could
+    not be read (a corrupt case never stops the report)."""
+    synthetic = synthetic or {}
+    target = result.pipelines[1] if len(result.pipelines) > 1 else result.pipelines[0]
+    ranked = sorted((c for c in result.per_case if c["pipeline"] == target and not math.isnan(c["dsc"])),
+                    key=lambda c: c["dsc"])
+    rows = {(r["pipeline"], r["name"]): r for r in result.per_case}
+    out, notes = [], []
+    for c in ranked:
+        if len(out) == n:
+            break
+        try:
+            case = load_case(imgs / f"{c['name']}.npz", allow_extra_keys=True)
+            gt_file = gts / f"{c['name']}.npz"
+            gt = load_ground_truth(gt_file)[0] if gt_file.is_file() else case.gts
+            preds = {p: result.out_dir / "predictions" / p / f"{c['name']}.npz" for p in result.pipelines}
+            results = {p: load_prediction(f, shape=case.spatial_shape) for p, f in preds.items() if f.is_file()}
+        except ChallengeFileError as e:
+            notes.append(f"worst-case figure skipped: {e}")
             continue
-        fig = viz.side_by_side(case.image, gt, results, boxes=case.boxes, scores=scores,
-                               times={p: t for p, t in times.items() if t is not None},
-                               synthetic=bool(synthetic.get(c["name"], synthetic_any)),
-                               title=f"worst {k} for {target}: {c['name']}")
-        save(fig, f"worst_{k}_{c['name']}.png")
-    return written
+        if not results or gt is None:
+            continue
+        out.append(WorstCase(
+            c["name"], len(out) + 1, target, case.image, gt, case.boxes, results,
+            {p: {"dsc": rows[p, c["name"]]["dsc"], "nsd": rows[p, c["name"]]["nsd"]} for p in results},
+            {p: rows[p, c["name"]]["seconds"] for p in results if rows[p, c["name"]]["seconds"] is not None},
+            bool(synthetic.get(c["name"], any(synthetic.values())))))
+    return out, notes
 
 
 # ---------------------------------------------------------------------- main entry
 
-def _run_interleaved(imgs: Path, out: Path, pipes: list[Pipeline], *, overwrite, threads, cold,
-                     progress) -> list[dict]:
+def _failed(pipeline: str, summary) -> list[dict]:
+    return [{"pipeline": pipeline, **e.as_dict()} for e in summary.errors]
+
+
+def _run_interleaved(imgs: Path, out: Path, pipes: list[Pipeline], opts: RunOptions) -> list[dict]:
     """Serial runs, case by case and within a case pipeline by pipeline: on a shared machine
     whose load drifts, every pipeline sees the same conditions for the same case, so the
     time ratios stay fair. Returns the failed runs."""
     from tqdm.auto import tqdm
 
-    from ..io import list_case_files
-
     stems = [p.name[:-4] for p in list_case_files(imgs)]
     errors = []
     with tqdm(total=len(stems) * len(pipes), desc="classicseg compare", unit="run",
-              disable=not progress or None, file=sys.stderr) as bar:
+              disable=not opts.progress or None, file=sys.stderr) as bar:
         for stem in stems:
             for pipe in pipes:
-                summary = run_directory(imgs, out / "predictions" / pipe.name, pipe, overwrite=overwrite,
-                                        threads=threads, cold=cold, progress=False, names=[stem])
-                errors += [{"pipeline": pipe.name, **e} for e in summary.errors]
+                summary = run_directory(imgs, out / "predictions" / pipe.name, pipe,
+                                        options=opts.replace(progress=False, names=(stem,)))
+                errors += _failed(pipe.name, summary)
                 bar.set_postfix_str(f"{stem} {pipe.name}")
                 bar.update(1)
     return errors
 
 
+def _run_on_cluster(imgs: Path, out: Path, pipes: list[Pipeline], opts: RunOptions) -> list[dict]:
+    """One Dask cluster for every pipeline (all cases of a pipeline at once; interleaving
+    buys nothing there). Returns the failed runs."""
+    client, cluster = opts.client, None
+    if client is None:
+        client, cluster = dask_client(opts.workers, opts.scheduler)
+    errors = []
+    try:
+        for pipe in pipes:
+            summary = run_directory(imgs, out / "predictions" / pipe.name, pipe,
+                                    options=opts.replace(client=client))
+            errors += _failed(pipe.name, summary)
+    finally:
+        if opts.client is None:  # ours: close it; a given client is left open
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    return errors
+
+
 def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | None = None,
-                        baseline: Pipeline | None = None, methods=(), flavour: str = "challenge",
-                        overwrite: bool = False, resume: bool = False, workers: int | None = None,
-                        scheduler: str | None = None, threads: int | None = None, cold: bool = False,
-                        progress: bool = True, figures: bool = True, worst: int = 3,
-                        command: str | None = None) -> CompareResult:
+                        baseline: Pipeline | None = None, methods=(),
+                        options: RunOptions | None = None, flavour: str = "challenge",
+                        resume: bool = False, figures=None, worst: int = 3,
+                        command: str | None = None, **legacy) -> CompareResult:
     """Run baseline, paper pipeline (and ``methods``) on the same cases and write a report.
 
     Parameters
@@ -379,28 +259,41 @@ def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | 
         Ground truth (default: ``in_dir/gts`` or the image files' own ``gts``).
     out_dir : path-like, optional
         Report folder; default ``reports/<name of in_dir>``. An existing report is refused
-        unless ``overwrite`` (recompute everything) or ``resume`` (keep the predictions that
-        exist, run the rest, rewrite the report).
+        unless ``options.overwrite`` (recompute everything) or ``resume`` (keep the
+        predictions that exist, run the rest, rewrite the report).
     paper, baseline : Pipeline, optional
         The two pipelines (defaults ``Pipeline()`` and ``Pipeline(mode="baseline")``).
     methods : iterable of str
         Extra pipelines forcing one method on every case (``"kmeans"``, ``"ght"``, ...).
+    options : RunOptions, optional
+        How the cases run, as for :func:`~classicseg.pipeline.runner.run_directory`; one
+        Dask cluster serves every pipeline. ``names`` is not supported (every case is
+        scored). The 0.1 keywords (``overwrite=``, ``workers=``, ...) still work for one
+        release, with a DeprecationWarning.
     flavour : {"challenge", "correct"}
         Metric flavour (:mod:`classicseg.metrics`).
-    workers, scheduler, threads, cold, progress
-        As in :func:`~classicseg.pipeline.runner.run_directory`; one Dask cluster serves
-        every pipeline.
-    figures : bool
-        Write PNG figures (bars, time vs Dice, ``worst`` worst cases side by side).
+    resume : bool
+        Reuse the predictions of an existing report.
+    figures : callable, optional
+        ``figures(fig_dir, result, worst_cases) -> list of paths`` draws the report's figures
+        -- pass :func:`classicseg.viz.comparison_figures` (what ``classicseg compare`` does);
+        drawing lives above this layer. They are drawn after the CSVs are written, and a
+        figure that fails is noted in the report instead of stopping it.
+    command : str, optional
+        The command line recorded in ``report.md``.
     """
-    from .evaluate import evaluate_directories
-
+    opts = options_from_legacy(options, legacy, caller="compare_directories")
+    if figures and not callable(figures):  # 0.1 took figures=True; drawing now lives in viz
+        raise TypeError("figures must be a callable such as classicseg.viz.comparison_figures, or None")
+    if opts.names is not None:
+        raise ValueError("compare_directories scores every case of in_dir; "
+                         "options.names is not supported")
     t_start = time.perf_counter()
     imgs, gts = resolve_dirs(in_dir, gt_dir)
     out = Path(out_dir) if out_dir is not None else Path("reports") / Path(in_dir).resolve().name
-    if (out / "report.md").exists() and not (overwrite or resume):
-        raise FileExistsError(f"{out / 'report.md'} exists; pass overwrite=True (--overwrite) to recompute it "
-                              "or resume=True (--resume) to reuse its predictions")
+    if (out / "report.md").exists() and not (opts.overwrite or resume):
+        raise FileExistsError(f"{out / 'report.md'} exists; pass overwrite=True (--overwrite) to "
+                              "recompute it or resume=True (--resume) to reuse its predictions")
     baseline = baseline or Pipeline(mode="baseline")
     paper = paper or Pipeline()
     pipes = [baseline, paper] + [Pipeline(method=m, name=str(m), s=paper.s, modality=paper.modality,
@@ -408,82 +301,48 @@ def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | 
     names = [p.name for p in pipes]
     if len(set(names)) != len(names):
         raise ValueError(f"pipeline names must differ, got {names}")
-    from ..samples.userdata import manifest_synthetic_flags
-
     synthetic = manifest_synthetic_flags(Path(in_dir))
 
-    client = cluster = None
-    if workers or scheduler:
-        client, cluster = dask_client(workers, scheduler)
-    errors = []
-    try:
-        if client is None:
-            errors = _run_interleaved(imgs, out, pipes, overwrite=overwrite, threads=threads, cold=cold,
-                                      progress=progress)
-        else:  # on a cluster all cases of a pipeline run at once; interleaving buys nothing
-            for pipe in pipes:
-                summary = run_directory(imgs, out / "predictions" / pipe.name, pipe, overwrite=overwrite,
-                                        workers=workers, scheduler=scheduler, threads=threads,
-                                        progress=progress, client=client)
-                errors += [{"pipeline": pipe.name, **e} for e in summary.errors]
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+    run = _run_on_cluster if opts.distributed else _run_interleaved
+    errors = run(imgs, out, pipes, opts)
     evaluations, per_case = {}, []
     for i, pipe in enumerate(pipes):
         pred_dir = out / "predictions" / pipe.name
+        # baseline and paper: a failed case scores 0; a forced method skips what it cannot run
+        missing = "zero" if i < 2 else "skip"
         evaluations[pipe.name] = evaluate_directories(pred_dir, gts, flavour=flavour,
-                                                      missing="zero" if i < 2 else "skip", progress=False)
+                                                      missing=missing, progress=False)
         per_case += _per_case(pipe.name, evaluations[pipe.name], _last_rows(pred_dir), synthetic)
 
     summary_rows = _summary(names, per_case, evaluations)
-    tables = _tables(names, summary_rows, per_case, flavour, cold)
+    tables = report.tables(names, summary_rows, per_case, flavour=flavour, cold=opts.cold)
     synthetic_any = any(v for v in synthetic.values())
     result = CompareResult(out, names, per_case, summary_rows, tables, errors=errors)
+    report.write_text(out / "summary.csv", report.csv_text(summary_rows, report.SUMMARY_FIELDS))
+    report.write_text(out / "per_case.csv", report.csv_text(per_case, report.CASE_FIELDS))
     if figures and per_case:
-        result.figures = _figures(out, imgs, gts, names, per_case, synthetic_any, synthetic, worst)
+        cases, result.notes = worst_cases(result, imgs, gts, n=worst, synthetic=synthetic)
+        try:
+            result.figures = list(figures(out / "figures", result, cases))
+        except Exception as e:  # a figure is a nicety; the tables must always be written
+            result.notes.append(f"figures not drawn: {type(e).__name__}: {e}")
     result.wall_seconds = time.perf_counter() - t_start
-    _write_text(out / "summary.csv", _csv_text(summary_rows, _SUMMARY_FIELDS))
-    _write_text(out / "per_case.csv", _csv_text(per_case, _CASE_FIELDS))
-    _write_text(out / "report.md", _report_md(result, imgs, gts, flavour, synthetic_any, command,
-                                              workers=workers, scheduler=scheduler))
+    report.write_text(out / "report.md", report.report_markdown(
+        result, imgs=imgs, gts=gts, flavour=flavour, synthetic=synthetic_any, command=command,
+        execution=report.execution_text(opts)))
     return result
-
-
-def _report_md(res: CompareResult, imgs: Path, gts: Path, flavour: str, synthetic_any: bool,
-               command: str | None, *, workers, scheduler) -> str:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    n_cases = len({c["name"] for c in res.per_case})
-    where = f"Dask scheduler {scheduler}" if scheduler else (f"{workers} Dask workers" if workers else "serial")
-    lines = [f"# classicseg compare: {', '.join(res.pipelines)}", "",
-             f"- images: `{imgs}`; ground truth: `{gts}`; {n_cases} cases; {now}",
-             f"- command: `{command or 'compare_directories(...)'}`",
-             f"- execution: {where}; wall time of the whole compare: {res.wall_seconds:.1f} s",
-             "- baseline = LiteMedSAM everywhere (every slice, no post-processing); paper = the modality "
-             "router of the paper (Fig. 1 / Table 1)"]
-    if synthetic_any:
-        lines.append("- **Synthetic data**: (some) cases are synthetic phantoms, not patient images; "
-                     "numbers show behaviour, not clinical accuracy.")
-    lines += ["", "## Segmentation quality", "", res.tables["quality"], "",
-              "## Run time", "", res.tables["time"], "", res.tables["cases"], ""]
-    present = [m for m in _modalities(res.summary) if m in PAPER_TABLE11]
-    if present:
-        lines += ["## For reference: the paper's validation numbers (Table 11, real challenge data)", "",
-                  _md(["Modality", "LiteMedSAM DSC", "LiteMedSAM NSD", "paper DSC", "paper NSD"],
-                      [[m] + [f"{v:.2f}" for v in PAPER_TABLE11[m]] for m in present]), ""]
-    if len(res.pipelines) > 1:
-        lines += [f"## Router decisions ({res.pipelines[1]})", "", _router_section(res.per_case, res.pipelines[1]), ""]
-    if res.errors:
-        lines += ["## Failed case runs", ""] + [f"- {e['pipeline']} `{e['name']}`: {e['error']}" for e in res.errors] + [""]
-    if res.figures:
-        lines += ["## Figures", ""] + [f"![{p.stem}](figures/{p.name})" for p in res.figures] + [""]
-    lines += ["Files: `summary.csv` (these tables' numbers), `per_case.csv`, `predictions/<pipeline>/` "
-              "(predictions + `run_log.jsonl`).", ""]
-    return "\n".join(lines)
 
 
 def command_line() -> str:
     """The current command line, quoted, for the report."""
     return " ".join(shlex.quote(a) for a in ["classicseg"] + sys.argv[1:])
+
+
+def __getattr__(name):
+    # 0.1 kept the paper's reference table here; it lives with the other tables now.
+    if name == "PAPER_TABLE11":
+        warnings.warn("classicseg.evaluation.compare.PAPER_TABLE11 moved to "
+                      "classicseg.evaluation.report.PAPER_TABLE11; the old path goes away in "
+                      "classicseg 0.3", DeprecationWarning, stacklevel=2)
+        return report.PAPER_TABLE11
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

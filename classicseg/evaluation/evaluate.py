@@ -26,17 +26,13 @@ CT              80.00    85.00      1
 
 from __future__ import annotations
 
-import csv
-import io as _stdio
 import math
-import os
-import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..io import MODALITIES, ChallengeFileError, list_case_files, parse_modality
+from ..io import MODALITIES, ChallengeFileError, atomic_write, list_case_files, parse_modality
+from .report import csv_text, format_percent
 
 __all__ = ["CaseRow", "SkippedFile", "EvaluationReport", "evaluate_directories", "summarize",
            "format_table", "write_csv", "MISSING_POLICIES"]
@@ -185,8 +181,13 @@ def _evaluate_one(gt_path: Path, pred_path: Path, report: EvaluationReport, *, m
         report.rows.append(CaseRow(name, parse_modality(name), 0.0, 0.0, n_labels, time.perf_counter() - t0, status))
 
 
-def _mean(values) -> float:
-    vals = [v for v in values if not math.isnan(v)]
+def finite_mean(values) -> float:
+    """Mean of the values that are not None or NaN (NaN if none is left).
+
+    >>> finite_mean([0.5, float("nan"), None, 1.0]), finite_mean([])
+    (0.75, nan)
+    """
+    vals = [float(v) for v in values if v is not None and not math.isnan(v)]
     return sum(vals) / len(vals) if vals else math.nan
 
 
@@ -202,16 +203,12 @@ def summarize(rows) -> list[dict]:
     for r in rows:
         groups.setdefault(r.modality or "unknown", []).append(r)
     order = [m for m in MODALITIES if m in groups] + sorted(m for m in groups if m not in MODALITIES)
-    table = [{"modality": m, "dsc": _mean(r.dsc for r in groups[m]), "nsd": _mean(r.nsd for r in groups[m]),
-              "n": len(groups[m])} for m in order]
+    table = [{"modality": m, "dsc": finite_mean(r.dsc for r in groups[m]),
+              "nsd": finite_mean(r.nsd for r in groups[m]), "n": len(groups[m])} for m in order]
     if table:
-        table.append({"modality": "Average", "dsc": _mean(t["dsc"] for t in table),
-                      "nsd": _mean(t["nsd"] for t in table), "n": sum(t["n"] for t in table)})
+        table.append({"modality": "Average", "dsc": finite_mean(t["dsc"] for t in table),
+                      "nsd": finite_mean(t["nsd"] for t in table), "n": sum(t["n"] for t in table)})
     return table
-
-
-def _pct(v: float) -> str:
-    return "   n/a" if math.isnan(v) else f"{100 * v:6.2f}"
 
 
 def format_table(summary: list[dict], *, flavour: str, report: EvaluationReport | None = None) -> str:
@@ -222,7 +219,8 @@ def format_table(summary: list[dict], *, flavour: str, report: EvaluationReport 
     for t in summary:
         if t["modality"] == "Average":
             lines.append("-" * 37)
-        lines.append(f"{t['modality']:<12} {_pct(t['dsc']):>8} {_pct(t['nsd']):>8} {t['n']:>6}")
+        dsc, nsd = format_percent(t["dsc"]), format_percent(t["nsd"])
+        lines.append(f"{t['modality']:<12} {dsc:>8} {nsd:>8} {t['n']:>6}")
     if not summary:
         lines.append("(no cases)")
     if report is not None:
@@ -233,7 +231,7 @@ def format_table(summary: list[dict], *, flavour: str, report: EvaluationReport 
     return "\n".join(lines)
 
 
-_CSV_FIELDS = ("name", "modality", "dsc", "nsd", "n_labels", "seconds", "status")
+_CSV_FIELDS = ["name", "modality", "dsc", "nsd", "n_labels", "seconds", "status"]
 
 
 def write_csv(rows, path, *, overwrite: bool = False) -> Path:
@@ -244,23 +242,5 @@ def write_csv(rows, path, *, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    buf = _stdio.StringIO()
-    w = csv.DictWriter(buf, fieldnames=_CSV_FIELDS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        d = asdict(r)
-        w.writerow({k: ("" if isinstance(d[k], float) and math.isnan(d[k]) else
-                        repr(d[k]) if isinstance(d[k], float) else ("" if d[k] is None else d[k]))
-                    for k in _CSV_FIELDS})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    text = csv_text([asdict(r) for r in rows], _CSV_FIELDS)
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")), overwrite=True)

@@ -5,7 +5,7 @@ Each ``segment_*`` function takes ``(image, boxes)`` in the challenge convention
 boxes, maxima inclusive) and returns a :class:`classicseg.result.SegmentationResult`.
 Only numpy, scipy, scikit-image and OpenCV are used here (never torch).
 
-- :mod:`.thresholds` -- GHT (Barron 2020), Otsu, minimum-error thresholding
+- :mod:`.thresholds` -- Otsu, minimum-error and GHT (Barron 2020) thresholds, one family
 - :mod:`.pet` -- pooled threshold + volume forcing (3D, bright lesions)
 - :mod:`.oct` -- threshold below (2D, dark fluid)
 - :mod:`.microscopy` -- channel rules, circle rule, k-means, two-channel threshold
@@ -14,13 +14,13 @@ Only numpy, scipy, scikit-image and OpenCV are used here (never torch).
 - :mod:`.ellipse` -- ellipse fit (fetal-head ultrasound)
 """
 
-from importlib import import_module
+import lazy_loader as _lazy
 
-# Public name -> submodule. Imported on first use (PEP 562), so ``import classicseg.methods``
-# stays cheap: scipy.ndimage and OpenCV load only when a method is actually used.
-_EXPORTS = {
-    "thresholds": ["AUTHORS_GHT", "ght", "histogram", "histogram_threshold", "pooled_threshold",
-                   "threshold_otsu_hist", "threshold_met_hist"],
+# Imported on first use, so ``import classicseg.methods`` stays cheap: scipy.ndimage and
+# OpenCV load only when a method is actually used.
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
+    "thresholds": ["GHTParams", "threshold_otsu", "threshold_met", "threshold_ght", "ght_scores",
+                   "histogram", "pooled_threshold"],
     "pet": ["segment_pet", "force_volume"],
     "oct": ["segment_oct"],
     "microscopy": ["classify_channels", "box_has_circle", "circle_fraction", "kmeans_split",
@@ -29,18 +29,16 @@ _EXPORTS = {
                       "segment_sparse_3d"],
     "postprocess": ["largest_component", "fill_holes", "box_filter", "postprocess_mask"],
     "ellipse": ["Ellipse", "fit_ellipse", "ellipse_mask"],
-}
-_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
-__all__ = list(_WHERE)
+})
+_lazy_getattr = __getattr__
+#: 0.1 threshold names, resolved by the thresholds module on every use (so they warn each time).
+_DEPRECATED = ("AUTHORS_GHT", "ght", "histogram_threshold", "threshold_otsu_hist",
+               "threshold_met_hist")
 
 
 def __getattr__(name):
-    if name in _WHERE:
-        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value  # cache: later look-ups skip this function
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in _DEPRECATED:
+        from . import thresholds
 
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+        return getattr(thresholds, name)
+    return _lazy_getattr(name)

@@ -38,7 +38,7 @@ from ..boxes import box_slices
 from ._common import check_boxes
 
 __all__ = ["signed_distance", "shape_interpolate", "plan_sparse_slices", "fill_slices",
-           "segment_sparse_3d"]
+           "segment_sparse_3d", "interpolate_from_slices"]
 
 _EMPTY_MODES = ("shrink", "empty")
 
@@ -312,3 +312,42 @@ def segment_sparse_3d(predict_slice: Callable[[int], np.ndarray], box, s: int = 
                              f"{shape[1:]} or the box crop {crop_shape}")
         predicted[int(z)] = m.astype(bool)
     return fill_slices(predicted, z0, z1, empty=empty), where
+
+
+def interpolate_from_slices(mask, z_min: int, z_max: int, s: int) -> np.ndarray:
+    """Keep every ``s``-th slice of a 3D mask between ``z_min`` and ``z_max`` and
+    shape-interpolate the rest -- the interpolation error alone, without any model.
+
+    Feeding the *ground truth* through the paper's slice plan (:func:`plan_sparse_slices`)
+    and :func:`fill_slices` shows how much Dice the interpolation itself costs for a given
+    ``s`` -- an upper bound for sparse LiteMedSAM.
+
+    Parameters
+    ----------
+    mask : array_like (D, H, W)
+        Non-zero is foreground.
+    z_min, z_max : int
+        Slice range of the object (inclusive), inside the volume.
+    s : int >= 1
+        Slice step.
+
+    Returns
+    -------
+    ndarray of bool
+        Same shape as ``mask``; slices outside ``z_min..z_max`` are copied unchanged.
+
+    Examples
+    --------
+    >>> m = np.zeros((5, 9, 9), bool); m[0, 1:8, 1:8] = True; m[4, 3:6, 3:6] = True
+    >>> interpolate_from_slices(m, 0, 4, 4).sum(axis=(1, 2)).tolist()   # 7x7, ..., 5x5, ..., 3x3
+    [49, 49, 25, 9, 9]
+    """
+    m = np.asarray(mask) != 0
+    if m.ndim != 3:
+        raise ValueError(f"mask must be 3D (D, H, W), got shape {m.shape}")
+    if not (0 <= z_min <= z_max < m.shape[0]):
+        raise ValueError(f"z_min..z_max = {z_min}..{z_max} is outside the {m.shape[0]} slices")
+    plan = plan_sparse_slices(z_min, z_max, s)
+    out = m.copy()
+    out[z_min:z_max + 1] = fill_slices({int(z): m[z] for z in plan}, z_min, z_max)
+    return out

@@ -1,6 +1,6 @@
 """Microscopy: channel classification, the circle rule, k-means and the two-channel threshold.
 
-The paper routes microscopy images by their channels (ALGORITHMS.md §2, §6, §7):
+The paper routes microscopy images by their channels (docs/algorithms.md §2, §6, §7):
 
 * RGB -> LiteMedSAM;
 * two-channel (exactly one channel all zero) -> one global intensity threshold;
@@ -38,8 +38,8 @@ import numpy as np
 
 from ..io import to_uint8
 from ._common import check_boxes, check_rgb_image, crops, start_result
-from .postprocess import postprocess_mask
-from .thresholds import threshold_otsu_hist
+from .postprocess import _legacy_flags, apply_postprocess, parse_postprocess
+from .thresholds import threshold_otsu
 
 __all__ = ["classify_channels", "box_has_circle", "circle_fraction", "kmeans_split",
            "segment_kmeans", "segment_two_channel"]
@@ -160,7 +160,7 @@ def kmeans_split(values) -> float:
     sorted values, and minimising their total scatter is maximising Otsu's
     between-class variance -- so this is Otsu on the histogram of the *distinct* values
     (one bin per value; no binning error). Exactly tied splits are averaged, as in
-    :func:`classicseg.methods.thresholds.ght`. Returns the value itself when all values
+    :func:`classicseg.methods.thresholds.threshold_ght`. Returns the value itself when all values
     are equal.
 
     Examples
@@ -179,7 +179,7 @@ def kmeans_split(values) -> float:
         centres = np.arange(counts.size, dtype=np.float64) + float(lo)
     else:
         centres, counts = np.unique(v.astype(np.float64), return_counts=True)
-    return threshold_otsu_hist(counts, centres)
+    return threshold_otsu(hist=(counts, centres))
 
 
 def _window(shape, size: int) -> tuple[slice, slice]:
@@ -205,7 +205,7 @@ def _kmeans_labels_opencv(crop, *, seed, attempts, max_iter, eps):
 def segment_kmeans(image, boxes, *, seed: int = 0, backend: str = "exact", window: int = 10,
                    attempts: int = 10, max_iter: int = 100, eps: float = 0.2, channel: int = 0,
                    skip_large_fraction: float | None = None, invert_border_rule: bool = False,
-                   border_fraction: float = 0.9, postprocess: bool = True):
+                   border_fraction: float = 0.9, postprocess: str = "full"):
     """k-means (k = 2) per box on the raw intensities, foreground by the centre window.
 
     Parameters
@@ -232,15 +232,18 @@ def segment_kmeans(image, boxes, *, seed: int = 0, backend: str = "exact", windo
     invert_border_rule : bool
         Reference-code rule, off by default: invert the mask if any border row or
         column of the box is more than ``border_fraction`` foreground.
-    postprocess : bool
-        Largest 8-connected component + hole filling.
+    postprocess : {"full", "lcc", "box", "none"}
+        Paper: ``"full"`` (largest 8-connected component + hole filling); see
+        :mod:`classicseg.methods.postprocess`.
 
     Returns
     -------
     SegmentationResult, ``method="kmeans"`` (``"skipped"`` for skipped boxes), with
-    ``extra["threshold"]`` (exact backend) and ``extra["inverted"]``.
+    ``extra["threshold"]`` (exact backend), ``extra["inverted"]`` and
+    ``extra["postprocess"]`` (the mode that ran).
     """
     img = check_rgb_image(image)
+    postprocess = parse_postprocess(postprocess)
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
     if int(window) < 1:
@@ -279,18 +282,18 @@ def segment_kmeans(image, boxes, *, seed: int = 0, backend: str = "exact", windo
             if any(b.mean() > border_fraction for b in borders):
                 fg, inverted = ~fg, True
                 how += "; inverted (border rule)"
-        if postprocess:
-            fg = postprocess_mask(fg)
+        fg = apply_postprocess(fg, postprocess)
         res.add_box(i, fg, where, method="kmeans", reason=f"k-means ({backend}): {how}",
-                    seconds=time.perf_counter() - t0, threshold=thr, inverted=inverted)
+                    seconds=time.perf_counter() - t0, threshold=thr, inverted=inverted,
+                    postprocess=postprocess)
     res.seconds = time.perf_counter() - t_case
     return res
 
 
 # --------------------------------------------------------------------------- two-channel
 
-def segment_two_channel(image, boxes, *, statistic: str = "mean", lcc: bool = True,
-                        fill: bool = False):
+def segment_two_channel(image, boxes, *, statistic: str = "mean", postprocess: str = "lcc",
+                        lcc: bool | None = None, fill: bool | None = None):
     """One global threshold for two-channel microscopy, then per box: crop, LCC, box filter.
 
     Parameters
@@ -301,12 +304,16 @@ def segment_two_channel(image, boxes, *, statistic: str = "mean", lcc: bool = Tr
     statistic : {"mean", "median"}
         Threshold = mean image intensity (paper) or the median of the channel-mean image
         (reference code). Foreground = channel mean ``>`` threshold.
-    lcc, fill : bool
-        Largest 8-connected component per box (paper: yes) / hole filling (paper: no).
+    postprocess : {"lcc", "full", "box", "none"}
+        Paper: ``"lcc"`` (largest 8-connected component per box, no hole filling); see
+        :mod:`classicseg.methods.postprocess`.
+    lcc, fill : bool, optional
+        Deprecated (classicseg 0.1 flags, defaults True / False); use ``postprocess``.
 
     Returns
     -------
-    SegmentationResult, ``method="two-channel-threshold"``, ``extra["threshold"]``.
+    SegmentationResult, ``method="two-channel-threshold"``, ``extra["threshold"]`` and
+    ``extra["postprocess"]`` (the mode that ran).
 
     Examples
     --------
@@ -316,6 +323,11 @@ def segment_two_channel(image, boxes, *, statistic: str = "mean", lcc: bool = Tr
     100
     """
     img = check_rgb_image(image)
+    if lcc is not None or fill is not None:
+        postprocess = _legacy_flags(postprocess, "lcc", box=False,
+                                    lcc=True if lcc is None else bool(lcc), fill=bool(fill),
+                                    where="segment_two_channel")
+    postprocess = parse_postprocess(postprocess)
     if statistic not in _STATISTICS:
         raise ValueError(f"statistic must be one of {_STATISTICS}, got {statistic!r}")
     boxes = check_boxes(boxes, img.shape[:2])
@@ -332,10 +344,10 @@ def segment_two_channel(image, boxes, *, statistic: str = "mean", lcc: bool = Tr
         t0 = time.perf_counter()
         gray = crop.mean(axis=2, dtype=np.float64) if crop.ndim == 3 else crop
         fg = gray > thr
-        if lcc or fill:
-            fg = postprocess_mask(fg, lcc=lcc, fill=fill)
+        fg = apply_postprocess(fg, postprocess)
         res.add_box(i, fg, where, method="two-channel-threshold",
                     reason=f"two-channel: global {statistic} threshold {thr:.4g}, pixels above",
-                    seconds=time.perf_counter() - t0 + t_shared, threshold=thr)
+                    seconds=time.perf_counter() - t0 + t_shared, threshold=thr,
+                    postprocess=postprocess)
     res.seconds = time.perf_counter() - t_case
     return res

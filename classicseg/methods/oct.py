@@ -1,6 +1,6 @@
 """OCT cystoid fluid (2D, dark): histogram threshold *below*, then post-processing.
 
-The paper (ALGORITHMS.md §5) pools the pixel values of all boxes, computes one GHT
+The paper (docs/algorithms.md §5) pools the pixel values of all boxes, computes one GHT
 threshold ``T`` from a 10-bin histogram, and takes the pixels ``< T`` of each box
 (fluid is dark); no volume forcing; then largest 8-connected component, hole filling
 and box filter. The reference code instead thresholds every box on its own and its
@@ -25,8 +25,8 @@ import time
 import numpy as np
 
 from ._common import check_boxes, check_rgb_image, crops, start_result
-from .postprocess import postprocess_mask
-from .thresholds import pooled_threshold
+from .postprocess import apply_postprocess, parse_postprocess
+from .thresholds import GHTParams, pooled_threshold
 
 __all__ = ["segment_oct"]
 
@@ -45,7 +45,7 @@ def _channel(image: np.ndarray, channel) -> np.ndarray:
 
 def segment_oct(image, boxes, *, bins: int = 10, pool: str = "all", offset: float = 0.0,
                 channel=0, method: str = "ght", nu: float = 1e60, tau: float = 1e-30,
-                kappa: float = 0.0, omega: float = 0.5, postprocess: bool = True):
+                kappa: float = 0.0, omega: float = 0.5, postprocess: str = "full"):
     """Segment dark OCT fluid: pixels below a histogram threshold, per box.
 
     Parameters
@@ -64,15 +64,18 @@ def segment_oct(image, boxes, *, bins: int = 10, pool: str = "all", offset: floa
         Which channel to threshold (default 0, as the reference code).
     method, nu, tau, kappa, omega
         The threshold; default GHT at the authors' setting (= Otsu).
-    postprocess : bool
-        Largest 8-connected component + hole filling (box filter is implicit: boxes are
-        segmented on their crops).
+    postprocess : {"full", "lcc", "box", "none"}
+        Paper: ``"full"`` (largest 8-connected component + hole filling); see
+        :mod:`classicseg.methods.postprocess`. The box filter is implicit: boxes are
+        segmented on their crops.
 
     Returns
     -------
-    SegmentationResult with ``extra["threshold"]`` (before the offset) per box.
+    SegmentationResult with ``extra["threshold"]`` (before the offset) and
+    ``extra["postprocess"]`` (the mode that ran) per box.
     """
     img = check_rgb_image(image)
+    postprocess = parse_postprocess(postprocess)
     if pool not in _POOLS:
         raise ValueError(f"pool must be one of {_POOLS}, got {pool!r}")
     try:
@@ -87,22 +90,21 @@ def segment_oct(image, boxes, *, bins: int = 10, pool: str = "all", offset: floa
     res, t_case = start_result(gray.shape, boxes, "segment_oct")
     if len(boxes) == 0:
         return res
-    kw = dict(bins=bins, method=method, nu=nu, tau=tau, kappa=kappa, omega=omega)
+    kw = dict(method=method, params=GHTParams(nu, tau, kappa, omega))
     t_shared, thr = 0.0, None
     if pool == "all":
         t0 = time.perf_counter()
-        thr = pooled_threshold([c for _, _, c in crops(gray, boxes)], **kw)
+        thr = pooled_threshold([c for _, _, c in crops(gray, boxes)], bins, **kw)
         t_shared = (time.perf_counter() - t0) / len(boxes)
     for i, where, crop in crops(gray, boxes):
         t0 = time.perf_counter()
-        t = thr if pool == "all" else pooled_threshold([crop], **kw)
-        m = crop < t + offset
-        if postprocess:
-            m = postprocess_mask(m)
+        t = thr if pool == "all" else pooled_threshold([crop], bins, **kw)
+        m = apply_postprocess(crop < t + offset, postprocess)
         scope = "pooled" if pool == "all" else "per-box"
         shift = f" + {offset:g}" if offset else ""
         res.add_box(i, m, where, method=method,
                     reason=f"OCT: {scope} {method.upper()} threshold {t:.4g}{shift} ({bins} bins), pixels below",
-                    seconds=time.perf_counter() - t0 + t_shared, threshold=t, offset=offset)
+                    seconds=time.perf_counter() - t0 + t_shared, threshold=t, offset=offset,
+                    postprocess=postprocess)
     res.seconds = time.perf_counter() - t_case
     return res

@@ -1,6 +1,6 @@
 """PET lesions (3D, bright): one pooled histogram threshold plus per-box volume forcing.
 
-The paper (ALGORITHMS.md §4):
+The paper (docs/algorithms.md §4):
 
 1. pool the voxel values inside all boxes and compute one GHT threshold ``T`` (100 bins);
 2. per box, foreground = voxels of the box crop ``> T`` (lesions are bright);
@@ -35,8 +35,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ._common import check_boxes, check_image, crops, start_result
-from .postprocess import postprocess_mask
-from .thresholds import pooled_threshold
+from .postprocess import apply_postprocess, parse_postprocess
+from .thresholds import GHTParams, pooled_threshold
 
 __all__ = ["segment_pet", "force_volume"]
 
@@ -152,7 +152,7 @@ def force_volume(mask, *, bounds=(0.20, 0.88), structure: str = "cross", seed=No
 
 def segment_pet(volume, boxes, *, bins: int = 100, bounds=(0.20, 0.88), structure: str = "cross",
                 method: str = "ght", nu: float = 1e60, tau: float = 1e-30, kappa: float = 0.0,
-                omega: float = 0.5, postprocess: bool = True, force: bool = True):
+                omega: float = 0.5, postprocess: str = "full", force: bool = True):
     """Segment bright PET lesions: pooled GHT threshold + per-box volume forcing.
 
     Parameters
@@ -169,9 +169,10 @@ def segment_pet(volume, boxes, *, bins: int = 100, bounds=(0.20, 0.88), structur
         Forcing element; see :func:`force_volume`.
     method, nu, tau, kappa, omega
         The threshold; default GHT at the authors' setting (= Otsu). See
-        :func:`classicseg.methods.thresholds.histogram_threshold`.
-    postprocess : bool
-        Largest 26-connected component + hole filling before forcing.
+        :func:`classicseg.methods.thresholds.pooled_threshold` and :class:`~.thresholds.GHTParams`.
+    postprocess : {"full", "lcc", "box", "none"}
+        Applied before forcing; paper: ``"full"`` (largest 26-connected component + hole
+        filling). See :mod:`classicseg.methods.postprocess`.
     force : bool
         Apply volume forcing (switch off to see what it contributes).
 
@@ -179,9 +180,11 @@ def segment_pet(volume, boxes, *, bins: int = 100, bounds=(0.20, 0.88), structur
     -------
     SegmentationResult
         ``method="ght"`` (or the chosen method) per box; ``extra`` holds ``threshold``,
-        ``ratio_before`` and ``ratio_after`` (filled fraction of the box) and ``forcing``.
+        ``ratio_before`` and ``ratio_after`` (filled fraction of the box), ``forcing`` and
+        ``postprocess`` (the mode that ran).
     """
-    vol = check_image(volume, ndim=3, name="volume")
+    vol = check_image(volume, ndim=3, arg_name="volume")
+    postprocess = parse_postprocess(postprocess)
     boxes = check_boxes(boxes, vol.shape)
     _check_bounds(bounds)
     if structure not in _STRUCTURES:
@@ -190,14 +193,12 @@ def segment_pet(volume, boxes, *, bins: int = 100, bounds=(0.20, 0.88), structur
     if len(boxes) == 0:
         return res
     t0 = time.perf_counter()
-    thr = pooled_threshold([c for _, _, c in crops(vol, boxes)], bins=bins, method=method,
-                           nu=nu, tau=tau, kappa=kappa, omega=omega)
+    thr = pooled_threshold([c for _, _, c in crops(vol, boxes)], bins, method=method,
+                           params=GHTParams(nu, tau, kappa, omega))
     t_thr = (time.perf_counter() - t0) / len(boxes)  # the shared threshold's cost, split evenly
     for i, where, crop in crops(vol, boxes):
         t0 = time.perf_counter()
-        m = crop > thr
-        if postprocess:
-            m = postprocess_mask(m)
+        m = apply_postprocess(crop > thr, postprocess)
         before = float(m.mean())
         note = "not forced"
         if force:
@@ -207,6 +208,6 @@ def segment_pet(volume, boxes, *, bins: int = 100, bounds=(0.20, 0.88), structur
                   f"filled {before:.2f}->{after:.2f} of the box ({note})")
         res.add_box(i, m, where, method=method, reason=reason,
                     seconds=time.perf_counter() - t0 + t_thr, threshold=thr,
-                    ratio_before=before, ratio_after=after, forcing=note)
+                    ratio_before=before, ratio_after=after, forcing=note, postprocess=postprocess)
     res.seconds = time.perf_counter() - t_case
     return res

@@ -1,8 +1,10 @@
 """Device choice for the models: CPU by default, CUDA or Apple MPS only when asked.
 
-Threads: we never call ``torch.set_num_threads`` ourselves. Whatever the user set
-(``torch.set_num_threads(n)`` before or after loading) is what torch uses, and the ONNX
-Runtime path reads the same number when it builds its sessions.
+Threads: the models never set a thread count. The one place in classicseg that calls
+``torch.set_num_threads`` is :func:`classicseg.pipeline.threads.set_threads` (the runner
+gives each worker its share of the cores); otherwise whatever the user set is what torch
+uses. The ONNX Runtime path reads the same number (:func:`num_threads`) and rebuilds its
+sessions when it changes.
 
 Examples
 --------

@@ -1,8 +1,8 @@
 """The 256 x 256 input pipeline shared by LiteMedSAM-style models and MobileUNet.
 
 Numpy/OpenCV only (no torch), so it can be tested and reused anywhere. The steps are the
-ones of the official LiteMedSAM inference script (ALGORITHMS.md section 10), which the
-paper re-uses for its MobileUNet box crops (section 11):
+ones of the official LiteMedSAM inference script (docs/algorithms.md §10.3), which the
+paper re-uses for its MobileUNet box crops (docs/algorithms.md §11):
 
 1. resize so the longest side is 256: scale = 256 / max(H, W), new size
    ``int(dim * scale + 0.5)``, OpenCV area interpolation;

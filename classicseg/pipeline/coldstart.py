@@ -2,9 +2,10 @@
 
 The challenge timed one container run per case, so Python start-up, imports and model
 loading count. ``python -m classicseg.pipeline.coldstart IN.npz OUT.npz --options JSON``
-segments one case in a new interpreter and prints its log row as the last stdout line;
-:func:`run_cold` starts that process and adds ``cold_seconds`` (its whole wall time) next to
-the in-process (warm) ``seconds``.
+segments one case in a new interpreter (:func:`~classicseg.pipeline.task.run_case`) and
+prints its :class:`~classicseg.pipeline.task.CaseLog` as the last stdout line; :func:`run_cold`
+starts that process and adds ``cold_seconds`` (its whole wall time) next to the in-process
+(warm) ``seconds``.
 
 Examples
 --------
@@ -14,8 +15,8 @@ Examples
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> vol = np.zeros((6, 20, 20), np.uint8); vol[2:5, 5:12, 5:12] = 200
 >>> p = save_case(Case("3DBox_PET_0001", vol, np.array([[4, 4, 1, 12, 12, 5]])), d / "3DBox_PET_0001.npz")
->>> row = run_cold(Pipeline(), p, d / "out" / p.name)
->>> row["status"], row["cold_seconds"] > row["seconds"]
+>>> log = run_cold(Pipeline(), p, d / "out" / p.name)
+>>> log.status, log.cold_seconds > log.seconds
 ('ok', True)
 """
 
@@ -26,14 +27,15 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from . import threads
+from .core import Models, Pipeline
+from .task import CaseLog, run_case
 
 __all__ = ["run_cold", "pipeline_from_options"]
 
 
 def _options(pipeline) -> dict:
-    from .core import Models
-
     if type(pipeline.models) is not Models:
         raise ValueError("cold-start timing rebuilds the pipeline in a new process and needs the default "
                          f"model provider (classicseg.pipeline.core.Models), not {type(pipeline.models).__name__}")
@@ -45,15 +47,13 @@ def _options(pipeline) -> dict:
 
 def pipeline_from_options(options: dict):
     """Rebuild a :class:`~classicseg.pipeline.core.Pipeline` from :meth:`Pipeline.options`."""
-    from .core import Models, Pipeline
-
     opts = dict(options)
     models = Models(**opts.pop("models", {}))
     return Pipeline(models=models, **opts)
 
 
 def run_cold(pipeline, in_path, out_path, *, overwrite: bool = False, n_threads: int | None = None,
-             timeout: float | None = None) -> dict:
+             timeout: float | None = None) -> CaseLog:
     """Segment one case in a fresh ``python`` process; the row's ``cold_seconds`` is the
     process's wall time (start-up, imports, model loading, reading, segmenting, writing)."""
     cmd = [sys.executable, "-m", "classicseg.pipeline.coldstart", str(in_path), str(out_path),
@@ -67,14 +67,12 @@ def run_cold(pipeline, in_path, out_path, *, overwrite: bool = False, n_threads:
     cold = time.perf_counter() - t0
     lines = proc.stdout.strip().splitlines()
     try:
-        row = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        name = Path(in_path).name
-        row = {"name": name[:-4] if name.endswith(".npz") else name, "file": name, "pipeline": pipeline.name,
-               "status": "error", "seconds": None,
-               "error": f"cold-start process exited with {proc.returncode}: {proc.stderr.strip()[-500:]}"}
-    row["cold_seconds"] = cold
-    return row
+        log = CaseLog.from_json(lines[-1])
+    except (IndexError, ValueError, TypeError, AttributeError):  # no row: the process crashed
+        error = f"cold-start process exited with {proc.returncode}: {proc.stderr.strip()[-500:]}"
+        log = CaseLog.failure(in_path, pipeline.name, error, threads=n_threads)
+    log.cold_seconds = cold
+    return log
 
 
 def main(argv=None) -> int:
@@ -86,14 +84,11 @@ def main(argv=None) -> int:
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    from . import threads
-    from .runner import run_case
-
     threads.set_threads(args.threads)
-    row = run_case(pipeline_from_options(json.loads(args.options)), args.input, args.output,
+    log = run_case(pipeline_from_options(json.loads(args.options)), args.input, args.output,
                    overwrite=args.overwrite)
-    print(json.dumps(row, default=str))
-    return 0 if row["status"] == "ok" else 1
+    print(log.to_json())
+    return 0 if log.ok else 1
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through run_cold

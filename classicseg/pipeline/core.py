@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -227,29 +228,49 @@ class Pipeline:
     def _prepare(self, r: Route) -> Callable[[Case], SegmentationResult]:
         """``case -> SegmentationResult`` for route ``r``, with its module imported and
         model loaded. Post-processing is done by each method itself, per box before
-        painting, so the overlap policy (later boxes win) stays in one place."""
-        lcc = r.postprocess in ("lcc", "full")
-        fill = r.postprocess == "full"
-        if r.method == "empty":
-            return lambda case: SegmentationResult.empty(case.spatial_shape, case.n_boxes)
-        if r.method == "litemedsam":
-            model = self.models.litemedsam()
-            kw = {"postprocess": r.postprocess != "none", "lcc": lcc, "fill": fill}
-            if self.crop:
-                kw["crop"] = True
-            return lambda case: model.segment(case.image, case.boxes, **({"s": r.s} if case.is_3d else {}), **kw)
-        if r.method == "mobileunet":
-            model = self.models.mobileunet(r.modality)
-            return lambda case: model.segment(case.image, case.boxes, postprocess=lcc)
-        if r.method == "threshold":
-            from ..methods.microscopy import segment_two_channel
-            return lambda case: segment_two_channel(case.image, case.boxes, lcc=lcc, fill=fill)
-        if r.method == "ght" and r.variant == "pet":
-            from ..methods.pet import segment_pet as fn
-        elif r.method == "ght":
-            from ..methods.oct import segment_oct as fn
-        elif r.method == "kmeans":
-            from ..methods.microscopy import segment_kmeans as fn
-        else:  # pragma: no cover - the router only returns the methods above
+        painting, so the overlap policy (later boxes win) stays in one place; every method
+        gets ``r.postprocess`` unchanged, so the route log says what ran."""
+        factory = _RUNNERS.get((r.method, r.variant)) or _RUNNERS.get(r.method)
+        if factory is None:  # pragma: no cover - the router only returns the methods below
             raise ValueError(f"no runner for method {r.method!r}")
-        return lambda case: fn(case.image, case.boxes, postprocess=lcc)
+        return factory(self, r)
+
+
+# --------------------------------------------------------------------------- runners
+# Route -> runner factories: ``factory(pipeline, route)`` imports the method / loads the
+# model once and returns ``case -> SegmentationResult``.
+
+def _run_empty(pipe: Pipeline, r: Route):
+    return lambda case: SegmentationResult.empty(case.spatial_shape, case.n_boxes)
+
+
+def _run_litemedsam(pipe: Pipeline, r: Route):
+    model = pipe.models.litemedsam()
+    kw = {"postprocess": r.postprocess, **({"crop": True} if pipe.crop else {})}
+    return lambda case: model.segment(case.image, case.boxes, **({"s": r.s} if case.is_3d else {}),
+                                      **kw)
+
+
+def _run_mobileunet(pipe: Pipeline, r: Route):
+    model = pipe.models.mobileunet(r.modality)
+    return lambda case: model.segment(case.image, case.boxes, postprocess=r.postprocess)
+
+
+def _run_method(module: str, name: str):
+    """Factory for a classical ``segment_*`` function of :mod:`classicseg.methods`."""
+    def factory(pipe: Pipeline, r: Route):
+        fn = getattr(import_module(f"..methods.{module}", __package__), name)
+        return lambda case: fn(case.image, case.boxes, postprocess=r.postprocess)
+    return factory
+
+
+#: ``method`` or ``(method, variant)`` of a :class:`Route` -> runner factory.
+_RUNNERS: dict = {
+    "empty": _run_empty,
+    "litemedsam": _run_litemedsam,
+    "mobileunet": _run_mobileunet,
+    ("ght", "pet"): _run_method("pet", "segment_pet"),
+    ("ght", "oct"): _run_method("oct", "segment_oct"),
+    "kmeans": _run_method("microscopy", "segment_kmeans"),
+    "threshold": _run_method("microscopy", "segment_two_channel"),
+}

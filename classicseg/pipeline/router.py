@@ -50,13 +50,12 @@ METHODS = ("litemedsam", "ght", "kmeans", "threshold", "mobileunet")
 _ALIASES = {"medsam": "litemedsam", "lite_medsam": "litemedsam", "litemedsam": "litemedsam",
             "ght": "ght", "threshold": "threshold", "kmeans": "kmeans", "k-means": "kmeans",
             "mobileunet": "mobileunet", "auto": "auto"}
-#: Paper's slice step for sparse LiteMedSAM on 3D volumes (§2.1); every other modality: 1.
+#: Paper's slice step for sparse LiteMedSAM on 3D volumes (paper §2.1); other modalities: 1.
 PAPER_S = {"CT": 3, "MR": 3}
-#: "more than 35 % of the bounding boxes contain circular objects" -> LiteMedSAM (§2.5).
+#: "more than 35 % of the bounding boxes contain circular objects" -> LiteMedSAM (paper §2.5).
 CIRCLE_FRACTION_LIMIT = 0.35
 _MEDSAM_MODALITIES = ("US", "XRay", "Fundus", "Endoscopy")
 _SPECIALIST_MODALITIES = ("Dermoscopy", "Mammography")
-_POSTPROCESS = ("none", "box", "lcc", "full")
 
 
 @dataclass(frozen=True)
@@ -140,27 +139,68 @@ def mobileunet_weights_available(modality: str) -> bool:
     return True
 
 
+#: The paper's post-processing per method (§2.9: box filter for every method; largest
+#: component + hole filling for all but LiteMedSAM; two-channel microscopy, §2.5 /
+#: docs/algorithms.md §7: largest component, no filling).
+_PAPER_POSTPROCESS = {"litemedsam": "box", "ght": "full", "kmeans": "full", "threshold": "lcc",
+                      "mobileunet": "full"}
+#: The router's on/off switch (``--postprocess on/off``), mapped once into the vocabulary.
+_SWITCH = {True: "full", False: "none"}
+
+
 def _postprocess_for(method: str, variant: str, postprocess, mode: str) -> str:
-    if isinstance(postprocess, str):
-        if postprocess not in _POSTPROCESS:
-            raise ValueError(f"postprocess must be None, True, False or one of {_POSTPROCESS}, got {postprocess!r}")
-        return postprocess
-    if postprocess is True:
-        return "full"
-    if postprocess is False or mode == "baseline":
-        return "none"
-    if postprocess is not None:
-        raise ValueError(f"postprocess must be None, True, False or one of {_POSTPROCESS}, got {postprocess!r}")
-    # Paper §2.9: box filter for every method; largest component + fill holes for all but
-    # LiteMedSAM. Two-channel microscopy (§2.5 / ALGORITHMS §7): largest component, no filling.
-    if method == "litemedsam":
-        return "box"
-    return "lcc" if method == "threshold" else "full"
+    """The mode the method will run (parsed once here; the pipeline passes it on unchanged)."""
+    from ..methods.postprocess import POSTPROCESS, parse_postprocess
+
+    if postprocess is None:
+        return "none" if mode == "baseline" else _PAPER_POSTPROCESS[method]
+    if isinstance(postprocess, bool):
+        return _SWITCH[postprocess]
+    try:
+        return parse_postprocess(postprocess)
+    except ValueError:
+        raise ValueError(f"postprocess must be None, True, False or one of {POSTPROCESS}, "
+                         f"got {postprocess!r}") from None
 
 
-def _microscopy(case: Case, circle_limit: float) -> tuple[str, str, str, dict]:
+# ---------------------------------------------------------------- the paper's decisions
+# One function per modality rule: (case, modality, knobs) -> (method, variant, reason, details).
+# route() looks the rule up in _BY_MODALITY; a new modality is one entry, not one more elif.
+
+def _sparse_litemedsam(case: Case, mod: str, **_) -> tuple[str, str, str, dict]:
+    why = f"{mod}: LiteMedSAM on sparse slices + shape-based interpolation (paper §2.1)"
+    return "litemedsam", "", why, {}
+
+
+def _ght_pet(case: Case, mod: str, **_) -> tuple[str, str, str, dict]:
+    why = ("PET: generalized histogram threshold over all boxes, keep bright + volume forcing "
+           "(paper §2.2)")
+    return "ght", "pet", why, {}
+
+
+def _ght_oct(case: Case, mod: str, **_) -> tuple[str, str, str, dict]:
+    why = "OCT: generalized histogram threshold over all boxes, keep dark (paper §2.2)"
+    return "ght", "oct", why, {}
+
+
+def _litemedsam(case: Case, mod: str, **_) -> tuple[str, str, str, dict]:
+    return "litemedsam", "", f"{mod}: LiteMedSAM (paper Table 1)", {}
+
+
+def _specialist(case: Case, mod: str, *, mobileunet_available, **_) -> tuple[str, str, str, dict]:
+    if (mobileunet_available or mobileunet_weights_available)(mod):
+        return "mobileunet", "", f"{mod}: MobileUNet specialist (paper §2.4/§2.6)", {}
+    why = (f"{mod}: the paper uses a trained MobileUNet, but no MobileUNet weights for {mod} "
+           "are installed -> LiteMedSAM")
+    return "litemedsam", "", why, {}
+
+
+def _microscopy(case: Case, mod: str, *, circle_limit: float, **_) -> tuple[str, str, str, dict]:
     from ..methods.microscopy import circle_fraction, classify_channels
 
+    if case.is_3d:
+        raise ValueError(f"{case.name}: 3D microscopy is not part of the paper's router; "
+                         "force a method")
     kind = classify_channels(case.image)
     if kind == "rgb":
         return "litemedsam", "rgb", "Microscopy RGB -> LiteMedSAM", {}
@@ -169,13 +209,55 @@ def _microscopy(case: Case, circle_limit: float) -> tuple[str, str, str, dict]:
                 "Microscopy two-channel (one channel all zeros) -> global mean-intensity threshold", {})
     frac = float(circle_fraction(case.image, case.boxes))
     details = {"circle_fraction": frac}
+    seen = f"Microscopy grayscale, {frac:.0%} of boxes contain a Hough circle"
     if frac > circle_limit:
-        return ("litemedsam", "grayscale",
-                f"Microscopy grayscale, {frac:.0%} of boxes contain a Hough circle (> {circle_limit:.0%}) -> LiteMedSAM",
-                details)
-    return ("kmeans", "grayscale",
-            f"Microscopy grayscale, {frac:.0%} of boxes contain a Hough circle (<= {circle_limit:.0%}) -> k-means",
-            details)
+        return "litemedsam", "grayscale", f"{seen} (> {circle_limit:.0%}) -> LiteMedSAM", details
+    return "kmeans", "grayscale", f"{seen} (<= {circle_limit:.0%}) -> k-means", details
+
+
+#: modality -> the paper's rule for it (Fig. 1 / Table 1).
+_BY_MODALITY: dict[str, Callable[..., tuple[str, str, str, dict]]] = {
+    **{m: _sparse_litemedsam for m in PAPER_S},
+    "PET": _ght_pet,
+    "OCT": _ght_oct,
+    **{m: _litemedsam for m in _MEDSAM_MODALITIES},
+    **{m: _specialist for m in _SPECIALIST_MODALITIES},
+    "Microscopy": _microscopy,
+}
+
+
+# Forced methods: (case, modality) -> (variant, note added to the reason); raises where the
+# method cannot run on the case.
+
+def _forced_2d_only(what: str, variant: str) -> Callable[[Case, str | None], tuple[str, str]]:
+    def check(case: Case, mod: str | None) -> tuple[str, str]:
+        if case.is_3d:
+            raise ValueError(f"{case.name}: {what} works on 2D images only; this case is 3D")
+        return variant, ""
+    return check
+
+
+def _forced_ght(case: Case, mod: str | None) -> tuple[str, str]:
+    if case.is_3d:
+        return "pet", " (3D: keep bright + volume forcing)"
+    return "oct", " (2D: keep dark)"
+
+
+def _forced_mobileunet(case: Case, mod: str | None) -> tuple[str, str]:
+    if case.is_3d:
+        raise ValueError(f"{case.name}: MobileUNet works on 2D images only; this case is 3D")
+    if mod is None:
+        raise ValueError(f"{case.name}: MobileUNet weights are per modality; give modality=")
+    return "", ""
+
+
+_FORCED: dict[str, Callable[[Case, str | None], tuple[str, str]]] = {
+    "litemedsam": lambda case, mod: ("", ""),
+    "ght": _forced_ght,
+    "kmeans": _forced_2d_only("method 'kmeans'", "grayscale"),
+    "threshold": _forced_2d_only("method 'threshold'", "two-channel"),
+    "mobileunet": _forced_mobileunet,
+}
 
 
 def route(case: Case, *, method: str = "auto", s=None, postprocess=None, mode: str = "paper",
@@ -234,53 +316,18 @@ def route(case: Case, *, method: str = "auto", s=None, postprocess=None, mode: s
         return Route("litemedsam", "baseline: LiteMedSAM everywhere (every slice, no post-processing)",
                      mod, s=1, postprocess="none")
 
-    details: dict = {}
-    variant = ""
     if forced != "auto":
-        chosen, reason = forced, f"forced by method={method!r}"
-        if forced == "ght":
-            variant = "pet" if case.is_3d else "oct"
-            reason += " (3D: keep bright + volume forcing)" if case.is_3d else " (2D: keep dark)"
-        elif forced in ("kmeans", "threshold") and case.is_3d:
-            raise ValueError(f"{case.name}: method {forced!r} works on 2D images only; this case is 3D")
-        elif forced == "threshold":
-            variant = "two-channel"
-        elif forced == "kmeans":
-            variant = "grayscale"
-        elif forced == "mobileunet":
-            if case.is_3d:
-                raise ValueError(f"{case.name}: MobileUNet works on 2D images only; this case is 3D")
-            if mod is None:
-                raise ValueError(f"{case.name}: MobileUNet weights are per modality; give modality=")
+        chosen, details = forced, {}
+        variant, note = _FORCED[forced](case, mod)
+        reason = f"forced by method={method!r}{note}"
     else:
         if mod is None:
             raise ValueError(f"{case.name}: cannot tell the modality from the file name; pass modality= "
                              f"(one of {MODALITIES}) or force a method")
-        if mod in PAPER_S:
-            chosen = "litemedsam"
-            reason = f"{mod}: LiteMedSAM on sparse slices + shape-based interpolation (paper §2.1)"
-        elif mod == "PET":
-            chosen, variant = "ght", "pet"
-            reason = "PET: generalized histogram threshold over all boxes, keep bright + volume forcing (paper §2.2)"
-        elif mod == "OCT":
-            chosen, variant = "ght", "oct"
-            reason = "OCT: generalized histogram threshold over all boxes, keep dark (paper §2.2)"
-        elif mod in _MEDSAM_MODALITIES:
-            chosen, reason = "litemedsam", f"{mod}: LiteMedSAM (paper Table 1)"
-        elif mod in _SPECIALIST_MODALITIES:
-            available = (mobileunet_available or mobileunet_weights_available)(mod)
-            if available:
-                chosen, reason = "mobileunet", f"{mod}: MobileUNet specialist (paper §2.4/§2.6)"
-            else:
-                chosen = "litemedsam"
-                reason = (f"{mod}: the paper uses a trained MobileUNet, but no MobileUNet weights for {mod} "
-                          "are installed -> LiteMedSAM")
-        elif mod == "Microscopy":
-            if case.is_3d:
-                raise ValueError(f"{case.name}: 3D microscopy is not part of the paper's router; force a method")
-            chosen, variant, reason, details = _microscopy(case, circle_limit)
-        else:  # pragma: no cover - MODALITIES is exhaustive above
+        if mod not in _BY_MODALITY:  # pragma: no cover - the registry covers MODALITIES
             raise ValueError(f"{case.name}: no route for modality {mod!r}")
+        chosen, variant, reason, details = _BY_MODALITY[mod](
+            case, mod, mobileunet_available=mobileunet_available, circle_limit=circle_limit)
 
     step = resolve_s(s, mod, mode=mode) if (chosen == "litemedsam" and case.is_3d) else 1
     if step > 1:

@@ -11,16 +11,14 @@ synthetic phantoms with exact ground truth (always labelled synthetic).
 * :func:`load` -- a validated :class:`~classicseg.io.Case` (``seed=`` and ``hard=`` for
   phantoms).
 * :func:`write` -- challenge ``.npz`` pairs (``imgs/`` + ``gts/``) and ``MANIFEST.tsv``.
-* :func:`load_directory` -- iterate over a user's own challenge files.
 * :func:`gallery_figure` -- one matplotlib figure with every sample, its boxes and labels.
 """
 
 from .real import INSTALL_HINT, SampleDataUnavailable
 from .registry import DEFAULT_SET, SampleInfo, file_name, get_info, load, write
 from .registry import list_samples as list  # noqa: A001 - the agreed API name
-from .userdata import load_directory
 
-__all__ = ["SampleInfo", "list", "get_info", "load", "write", "file_name", "load_directory", "gallery_figure",
+__all__ = ["SampleInfo", "list", "get_info", "load", "write", "file_name", "gallery_figure",
            "DEFAULT_SET", "SampleDataUnavailable", "INSTALL_HINT"]
 
 
@@ -29,3 +27,15 @@ def gallery_figure(names=None, **kwargs):
     from .gallery import gallery_figure as _gallery
 
     return _gallery(names, **kwargs)
+
+
+def load_directory(path, *, gt_dir=None, errors: str = "raise", modality: str | None = None,
+                   allow_extra_keys: bool = False):
+    """Deprecated: use :func:`classicseg.io.iter_cases` (same arguments); removed in 0.3."""
+    import warnings
+
+    from ..io import iter_cases
+
+    warnings.warn("classicseg.samples.load_directory moved to classicseg.io.iter_cases; the old name goes "
+                  "away in classicseg 0.3", DeprecationWarning, stacklevel=2)
+    return iter_cases(path, gt_dir, errors=errors, modality=modality, allow_extra_keys=allow_extra_keys)

@@ -1,4 +1,4 @@
-"""Real images that ship inside installable packages (see DATA_SOURCES.md).
+"""Real images that ship inside installable packages (see docs/algorithms.md §16).
 
 Files are located through ``importlib.metadata`` and read with tifffile / nibabel /
 pydicom / scikit-image; the packages themselves (stardist pulls TensorFlow, nilearn is

@@ -20,7 +20,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -371,10 +371,3 @@ def write(directory, names=None, *, overwrite: bool = False, seed: int = 0) -> l
             w.writerow({c: rows[key].get(c, "") for c in MANIFEST_COLUMNS})
     os.replace(tmp, manifest_path)
     return written
-
-
-def info_dict(info: SampleInfo) -> dict:
-    """Plain-dict view of a :class:`SampleInfo` (for tables)."""
-    d = asdict(info)
-    d["available"] = info.available
-    return d

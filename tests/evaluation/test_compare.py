@@ -10,12 +10,17 @@ import re
 import numpy as np
 import pytest
 
+from classicseg import viz
+
 from classicseg.cli import compare as compare_cmd
+from classicseg.evaluation import report as report_mod
 from classicseg.evaluation.compare import compare_directories, resolve_dirs
 from classicseg.pipeline.core import Pipeline
+from classicseg.pipeline.runner import RunOptions, read_run_log
 from pipeline_fakes import FakeModels, fresh_models  # noqa: F401  (autouse fixture)
 
 NAMES = ["2DBox_US_0001", "3DBox_CT_0001", "3DBox_PET_0001", "3DBox_PET_0002"]
+QUIET = RunOptions(progress=False)
 
 
 @pytest.fixture
@@ -40,7 +45,7 @@ def _read_csv(path):
 
 def test_compare_writes_report_with_the_printed_numbers(samples, tmp_path):
     out = tmp_path / "report"
-    res = compare_directories(samples, out_dir=out, progress=False, **_pipes())
+    res = compare_directories(samples, out_dir=out, options=QUIET, figures=viz.comparison_figures, **_pipes())
     assert res.pipelines == ["baseline", "paper"]
     for f in ("report.md", "summary.csv", "per_case.csv", "figures/dsc_by_modality.png",
               "figures/nsd_by_modality.png", "figures/time_vs_dice.png"):
@@ -88,22 +93,21 @@ def test_compare_writes_report_with_the_printed_numbers(samples, tmp_path):
 
 
 def test_serial_compare_interleaves_pipelines_case_by_case(samples, tmp_path):
-    from classicseg.pipeline.runner import read_run_log
-
     out = tmp_path / "r"
-    compare_directories(samples, out_dir=out, progress=False, figures=False, **_pipes())
+    compare_directories(samples, out_dir=out, options=QUIET, figures=False, **_pipes())
     logs = {p: read_run_log(out / "predictions" / p) for p in ("baseline", "paper")}
-    order = sorted((r["finished_unix"], p, r["name"]) for p, rows in logs.items() for r in rows)
+    order = sorted((r.finished_unix, p, r.name) for p, rows in logs.items() for r in rows)
     assert [(p, n) for _, p, n in order] == [(p, n) for n in sorted(NAMES) for p in ("baseline", "paper")]
 
 
 def test_compare_refuses_to_overwrite_and_resumes(samples, tmp_path):
     out = tmp_path / "report"
-    compare_directories(samples, out_dir=out, progress=False, figures=False, **_pipes())
+    compare_directories(samples, out_dir=out, options=QUIET, figures=False, **_pipes())
     with pytest.raises(FileExistsError, match="--overwrite"):
-        compare_directories(samples, out_dir=out, progress=False, figures=False, **_pipes())
+        compare_directories(samples, out_dir=out, options=QUIET, figures=False, **_pipes())
     (out / "predictions" / "paper" / "3DBox_PET_0002.npz").unlink()
-    res = compare_directories(samples, out_dir=out, progress=False, figures=False, resume=True, **_pipes())
+    res = compare_directories(samples, out_dir=out, options=QUIET, figures=False, resume=True,
+                              **_pipes())
     assert len(res.per_case) == 8 and not res.errors
 
 
@@ -112,14 +116,15 @@ def test_compare_scores_failed_cases_as_zero(samples, tmp_path):
     gt = np.zeros((48, 56), np.uint16)
     gt[5:10, 5:10] = 1
     np.savez(samples / "gts" / "2DBox_US_0002.npz", gts=gt)
-    res = compare_directories(samples, out_dir=tmp_path / "r", progress=False, figures=False, **_pipes())
+    res = compare_directories(samples, out_dir=tmp_path / "r", options=QUIET, figures=False,
+                              **_pipes())
     bad = [c for c in res.per_case if c["name"] == "2DBox_US_0002"]
     assert len(bad) == 2 and all(c["dsc"] == 0 and c["status"] == "run error" for c in bad)
     assert len(res.errors) == 2 and "failed" in res.text()
 
 
 def test_compare_extra_forced_method_skips_what_it_cannot_run(samples, tmp_path):
-    res = compare_directories(samples, out_dir=tmp_path / "r", progress=False, figures=False,
+    res = compare_directories(samples, out_dir=tmp_path / "r", options=QUIET, figures=False,
                               methods=["ght"], **_pipes())
     assert res.pipelines == ["baseline", "paper", "ght"]
     ght = [c for c in res.per_case if c["pipeline"] == "ght"]
@@ -159,3 +164,97 @@ def test_cli_compare_prints_what_it_writes(samples, tmp_path, capsys, monkeypatc
     assert re.search(r"\| PET +\| 2 +\|", printed)
     assert compare_cmd.run(args) == 2                      # refuses to overwrite
     assert "exists" in capsys.readouterr().err
+
+
+def test_failed_runs_carry_their_whole_log_row(samples, tmp_path):
+    (samples / "imgs" / "2DBox_US_0002.npz").write_bytes(b"garbage")
+    res = compare_directories(samples, out_dir=tmp_path / "r", options=QUIET, figures=False,
+                              **_pipes())
+    assert {e["pipeline"] for e in res.errors} == {"baseline", "paper"}
+    assert all(e["name"] == "2DBox_US_0002" and e["where"] and "cold_seconds" in e
+               for e in res.errors)
+    assert "## Failed case runs" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_compare_old_keywords_warn_and_names_are_refused(samples, tmp_path):
+    with pytest.warns(DeprecationWarning, match="options=RunOptions"):
+        res = compare_directories(samples, out_dir=tmp_path / "r", progress=False, figures=False,
+                                  overwrite=True, **_pipes())
+    assert len(res.per_case) == 2 * len(NAMES)
+    with pytest.raises(ValueError, match="names"):
+        compare_directories(samples, out_dir=tmp_path / "n", options=QUIET.replace(names=["x"]),
+                            **_pipes())
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        compare_directories(samples, out_dir=tmp_path / "n", options=QUIET, flavor="challenge",
+                            **_pipes())
+
+
+def test_compare_on_a_given_dask_client_leaves_it_open(samples, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cloudpickle = pytest.importorskip("cloudpickle")
+    import pipeline_fakes
+
+    cloudpickle.register_pickle_by_value(pipeline_fakes)
+    client = distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                                dashboard_address=None)
+    try:
+        res = compare_directories(samples, out_dir=tmp_path / "r", figures=False,
+                                  options=QUIET.replace(client=client), **_pipes())
+        assert not res.errors and len(res.per_case) == 2 * len(NAMES)
+        assert client.status == "running"
+        assert "execution: a given Dask client" in (tmp_path / "r" / "report.md").read_text()
+    finally:
+        client.close()
+        cloudpickle.unregister_pickle_by_value(pipeline_fakes)
+
+
+def test_report_tables_from_numbers_alone():
+    summary = [{"pipeline": p, "modality": m, "n": 2, "dsc": d, "nsd": d, "seconds": t,
+                "cold_seconds": None, "speedup": 2.0 if p == "paper" else 1.0}
+               for p, t in (("baseline", 2.0), ("paper", 1.0))
+               for m, d in (("PET", 0.5), ("CT", 0.9))]
+    per_case = [{"pipeline": p, "name": "2DBox_US_1", "modality": "US", "seconds": t,
+                 "method": "litemedsam", "shape": "4x4x3", "n_boxes": 1}
+                for p, t in (("baseline", 1.0), ("paper", 1.25))]
+    t = report_mod.tables(["baseline", "paper"], summary, per_case, flavour="challenge", cold=False)
+    quality = t["quality"].splitlines()
+    assert [ln.split("|")[1].strip() for ln in quality[4:]] == ["CT", "PET"]    # paper's order
+    assert "| 90.00" in t["quality"] and "2x" in t["time"]
+    assert "span 0.80x-0.80x" in t["time"]      # same LiteMedSAM computation in both: timing noise
+    assert "2DBox_US_1" in t["cases"] and "4x4x3" in t["cases"]
+    assert report_mod.format_percent(float("nan")) == report_mod.format_seconds(None) == "n/a"
+
+
+def test_paper_table11_old_path_is_deprecated():
+    import classicseg.evaluation.compare as compare
+
+    with pytest.warns(DeprecationWarning, match="evaluation.report.PAPER_TABLE11"):
+        assert compare.PAPER_TABLE11 is report_mod.PAPER_TABLE11
+    assert report_mod.PAPER_TABLE11["PET"][2] == 66.80
+
+
+def test_a_worst_case_that_cannot_be_read_never_stops_the_report(samples, tmp_path, monkeypatch):
+    # The figure step reloads the worst cases; one that fails to load is noted, the rest drawn.
+    from classicseg.evaluation import compare as cmp
+
+    real = cmp.load_case
+    first = []
+
+    def flaky(path, *a, **k):
+        if not first:
+            first.append(path)
+            raise cmp.ChallengeFileError(path, "corrupt or truncated .npz: BadZipFile: test")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(cmp, "load_case", flaky)
+    out = tmp_path / "report"
+    res = compare_directories(samples, out_dir=out, options=QUIET, figures=viz.comparison_figures, **_pipes())
+    assert (out / "report.md").is_file() and (out / "per_case.csv").is_file()
+    assert len(res.notes) == 1 and first[0].name in res.notes[0]
+    assert "## Notes" in (out / "report.md").read_text()
+    assert len(list((out / "figures").glob("worst_*.png"))) == 3  # the next-worst case took its place
+
+
+def test_figures_must_be_a_drawing_function(samples, tmp_path):
+    with pytest.raises(TypeError, match="comparison_figures"):
+        compare_directories(samples, out_dir=tmp_path / "r", options=QUIET, figures=True, **_pipes())

@@ -1,8 +1,9 @@
 """LiteMedSAM: weights, geometry, bad input, and parity with the official script's vectors.
 
-The parity tests compare against ``shared/reference/litemedsam_vectors.npz`` (produced by
-the unmodified official ``CVPR24_LiteMedSAM_infer.py``, torch 2.13 CPU, 2 threads) and skip
-with a clear message when that file is absent. Model tests load the model once per module.
+The parity tests compare against ``tests/data/litemedsam_vectors.npz`` (produced by the
+unmodified official ``CVPR24_LiteMedSAM_infer.py``, torch 2.13 CPU, 2 threads; see
+``tests/data/README.md`` and ``docs/algorithms.md`` §10, §15). Model tests load the model once
+per module.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from classicseg.models.device import choose_device  # noqa: E402
 from classicseg.models.litemedsam import (  # noqa: E402
     LiteMedSAM, box_from_mask_256, context_window, middle_slice, scale_boxes_256, slice_plan)
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data"  # vendored: tests/data/README.md
 VECTORS = REFERENCE / "litemedsam_vectors.npz"
 CASES_2D = ["c1_coins", "c2_retina", "c3_phantom", "c4_coins_nonsquare", "c5_coins_tinybox"]
 CASES_3D = ["c6_3d", "c7_3d_extra_asym"]
@@ -37,9 +38,6 @@ def dice(a, b) -> float:
 
 @pytest.fixture(scope="module")
 def vectors():
-    if not VECTORS.is_file():
-        pytest.skip(f"LiteMedSAM parity vectors not available: {VECTORS} does not exist "
-                    "(they live in the project's shared/reference folder beside the repository)")
     with np.load(VECTORS, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
 
@@ -357,8 +355,8 @@ def test_postprocess_box_filter(model, vectors):
     image = vectors["c1_coins_image"]
     boxes = vectors["c1_coins_boxes"][:3] + np.array([8, 8, -8, -8])  # boxes cut into the coins
     raw = model.segment(image, boxes)
-    box_only = model.segment(image, boxes, postprocess=True)
-    full = model.segment(image, boxes, postprocess=True, lcc=True, fill=True)
+    box_only = model.segment(image, boxes, postprocess="box")
+    full = model.segment(image, boxes, postprocess="full")
     leaked = 0
     for k, (x0, y0, x1, y1) in enumerate(boxes):
         inside = np.zeros(image.shape[:2], bool)

@@ -233,11 +233,204 @@ def test_pipeline_runs_real_classical_methods():
 
 def test_pipeline_passes_postprocessing_to_the_model():
     models = FakeModels()
-    for pp in (None, True, False):
+    for pp in (None, True, False, "lcc"):
         Pipeline(postprocess=pp, models=models).segment(_case("US"))
     Pipeline(mode="baseline", models=models).segment(_case("US"))
-    got = [(c["postprocess"], c["lcc"], c["fill"]) for c in models.litemedsam().calls]
-    assert got == [(True, False, False), (True, True, True), (False, False, False), (False, False, False)]
+    calls = models.litemedsam().calls
+    assert [c["postprocess"] for c in calls] == ["box", "full", "none", "lcc", "none"]
+    assert not any(c["lcc"] or c["fill"] for c in calls)   # one keyword, in the vocabulary
+
+
+# ---------------------------------------------------------------- post-processing: log = what ran
+# Each method gets a case whose raw mask is a blob with a hole plus a speck (LiteMedSAM also
+# predicts a blob outside its box), so every post-processing mode gives a different mask.
+
+def _parts(size, blob, hole, speck, outside=None):
+    masks = {k: np.zeros(size, bool) for k in ("blob", "hole", "speck", "outside")}
+    for k, where in (("blob", blob), ("hole", hole), ("speck", speck), ("outside", outside)):
+        if where is not None:
+            masks[k][where] = True
+    masks["blob"] &= ~masks["hole"]
+    return masks
+
+
+def _expected(p: dict) -> dict:
+    """Mask after each mode; for crop-painting methods ``outside`` is empty."""
+    return {"none": p["blob"] | p["speck"] | p["outside"], "box": p["blob"] | p["speck"],
+            "lcc": p["blob"], "full": p["blob"] | p["hole"]}
+
+
+_SQUARE = np.s_[8:28, 8:28], np.s_[10:14, 10:14], np.s_[33:35, 33:35]   # blob, hole, speck
+_MODEL = np.s_[60:180, 60:180], np.s_[90:110, 90:110], np.s_[200:206, 200:206], np.s_[2:22, 2:22]
+
+
+def _route_case(kind: str):
+    """(case, Pipeline method, raw-mask parts) for one method of the router."""
+    if kind == "pet":
+        vol = np.full((20, 20, 20), 10, np.uint8)
+        p = _parts(vol.shape, np.s_[4:16, 4:16, 4:16], np.s_[6:8, 6:8, 6:8], np.s_[2, 2, 2])
+        vol[p["blob"] | p["speck"]] = 200   # 42 % of the box: volume forcing does not act
+        return Case("3DBox_PET_0001", vol, np.array([[2, 2, 2, 17, 17, 17]])), "auto", p
+    if kind in ("litemedsam", "mobileunet"):   # pattern models: the image does not matter
+        p = _parts((256, 256), *_MODEL[:3], _MODEL[3] if kind == "litemedsam" else None)
+        box = [32, 32, 223, 223] if kind == "litemedsam" else [0, 0, 255, 255]
+        name = "2DBox_US_0001" if kind == "litemedsam" else "2DBox_Dermoscopy_0001"
+        return Case(name, np.zeros((256, 256, 3), np.uint8), np.array([box])), "auto", p
+    p = _parts((48, 48), *_SQUARE)
+    fg = p["blob"] | p["speck"]
+    if kind == "oct":       # dark fluid on a bright retina
+        img, name = np.where(fg, 30, 180)[..., None].repeat(3, 2), "2DBox_OCT_0001"
+    elif kind == "kmeans":  # a square cell: forced, as the circle rule may see a circle
+        img, name = np.where(fg, 200, 20)[..., None].repeat(3, 2), "2DBox_Microscopy_0001"
+    else:                   # two-channel microscopy: channel 2 all zero
+        img = np.stack([np.where(fg, 200, 0), np.full(fg.shape, 10), np.zeros(fg.shape)], 2)
+        name = "2DBox_Microscopy_0001"
+    method = "kmeans" if kind == "kmeans" else "auto"
+    return Case(name, img.astype(np.uint8), np.array([[4, 4, 39, 39]])), method, p
+
+
+def _pattern_litemedsam(mask):
+    """The real :class:`LiteMedSAM` predictor on a runner whose decoder always returns ``mask``."""
+    torch = pytest.importorskip("torch")
+    from classicseg.models.litemedsam.predictor import LiteMedSAM
+
+    class Runner:
+        name = "pattern"
+        logits = torch.where(torch.from_numpy(mask), 10.0, -10.0)
+
+        def encode(self, x):
+            return torch.zeros((x.shape[0], 256, 64, 64))
+
+        def decode(self, embedding, boxes):
+            n = len(boxes)
+            return self.logits.expand(n, 1, 256, 256).clone(), torch.full((n, 1), 0.9)
+
+    return LiteMedSAM(None, Runner(), device=torch.device("cpu"), optimize=False,
+                      weights_path="pattern")
+
+
+def _pattern_mobileunet(mask):
+    """The real :class:`MobileUNetSegmenter` on a network whose logits are always ``mask``."""
+    torch = pytest.importorskip("torch")
+    from classicseg.models.mobileunet.segmenter import MobileUNetSegmenter
+
+    class Net(torch.nn.Module):
+        width = 1.0
+
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("logits", torch.where(torch.from_numpy(mask), 10.0, -10.0))
+
+        def forward(self, x):
+            return self.logits.expand(x.shape[0], 1, 256, 256)
+
+    return MobileUNetSegmenter(Net(), card={"modality": "pattern"})
+
+
+class PatternModels(FakeModels):
+    """Real predictors on pattern networks: the raw mask of every box is the model pattern."""
+
+    def __init__(self):
+        super().__init__(mobileunet=True)
+
+    def load_litemedsam(self):
+        p = _parts((256, 256), *_MODEL)
+        return _pattern_litemedsam(p["blob"] | p["speck"] | p["outside"])
+
+    def load_mobileunet(self, modality):
+        p = _parts((256, 256), *_MODEL[:3])
+        return _pattern_mobileunet(p["blob"] | p["speck"])
+
+
+_ROUTED = {"pet": "ght", "oct": "ght", "kmeans": "kmeans", "two-channel": "threshold",
+           "litemedsam": "litemedsam", "mobileunet": "mobileunet"}
+_PAPER_MODE = {"pet": "full", "oct": "full", "kmeans": "full", "two-channel": "lcc",
+               "litemedsam": "box", "mobileunet": "full"}
+
+
+@pytest.mark.parametrize("kind", list(_ROUTED))
+@pytest.mark.parametrize("postprocess", [None, "none", "box", "lcc", "full", True, False])
+def test_what_the_route_log_says_is_what_ran(kind, postprocess):
+    case, method, parts = _route_case(kind)
+    ran = {None: _PAPER_MODE[kind], True: "full", False: "none"}.get(postprocess, postprocess)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*post-processing flags.*")  # no 0.1 keywords
+        warnings.filterwarnings("error", message="postprocess=.*deprecated")
+        res = Pipeline(method=method, postprocess=postprocess, models=PatternModels()).segment(case)
+    assert res.extra["route"]["method"] == _ROUTED[kind]
+    assert res.extra["route"]["postprocess"] == ran
+    assert [rec.extra["postprocess"] for rec in res.boxes] == [ran]
+    assert np.array_equal(res.segs == 1, _expected(parts)[ran])
+
+
+def test_oct_lcc_keeps_the_hole_and_full_fills_it():
+    case, _, parts = _route_case("oct")
+    lcc = Pipeline(postprocess="lcc").segment(case)
+    full = Pipeline(postprocess="full").segment(case)
+    hole = parts["hole"]
+    assert lcc.extra["route"]["postprocess"] == "lcc" and not lcc.segs[hole].any()
+    assert full.extra["route"]["postprocess"] == "full" and full.segs[hole].all()
+    assert not lcc.segs[parts["speck"]].any() and np.array_equal(lcc.segs == 1, parts["blob"])
+
+
+def test_baseline_runs_the_official_litemedsam_output():
+    case, _, parts = _route_case("litemedsam")
+    res = Pipeline(mode="baseline", models=PatternModels()).segment(case)
+    assert res.extra["route"]["postprocess"] == res.boxes[0].extra["postprocess"] == "none"
+    assert res.segs[parts["outside"]].all()   # a prediction outside the box is kept
+
+
+def test_model_segmenters_old_postprocess_keywords_still_work():
+    p = _parts((256, 256), *_MODEL)
+    raw = p["blob"] | p["speck"] | p["outside"]
+    sam, image = _pattern_litemedsam(raw), np.zeros((256, 256, 3), np.uint8)
+    boxes = np.array([[32, 32, 223, 223]])
+    want = _expected(p)
+    assert sam.segment(image, boxes).boxes[0].extra["postprocess"] == "none"   # official by default
+    for kw, mode in ((dict(postprocess=True), "box"), (dict(postprocess=True, lcc=True), "lcc"),
+                     (dict(postprocess=True, lcc=True, fill=True), "full"),
+                     (dict(postprocess=False, lcc=True), "none"), (dict(fill=True), "none")):
+        with pytest.warns(DeprecationWarning, match=f"means postprocess={mode!r}"):
+            res = sam.segment(image, boxes, **kw)
+        assert res.boxes[0].extra["postprocess"] == mode, kw
+        assert np.array_equal(res.segs == 1, want[mode]), kw
+    with pytest.raises(ValueError, match="has no post-processing mode"):
+        sam.segment(image, boxes, postprocess=True, fill=True)
+    with pytest.raises(ValueError, match="not both"):
+        sam.segment(image, boxes, postprocess="box", lcc=True)
+    with pytest.raises(ValueError, match="postprocess must be one of"):
+        sam.segment(image, boxes, postprocess="lcc+fill")
+    unet = _pattern_mobileunet(p["blob"] | p["speck"])
+    assert unet.segment(image, np.array([[0, 0, 255, 255]])).boxes[0].extra["postprocess"] == "full"
+    with pytest.warns(DeprecationWarning, match="postprocess='none'"):
+        res = unet.segment(image, np.array([[0, 0, 255, 255]]), postprocess=False)
+    assert res.boxes[0].extra["postprocess"] == "none" and res.segs[p["speck"]].all()
+
+
+def test_shipped_mobileunet_runs_the_logged_mode():
+    pytest.importorskip("torch")
+    from classicseg.methods.postprocess import apply_postprocess
+    from classicseg.models.mobileunet.segmenter import MobileUNetSegmenter
+    from classicseg.pipeline.core import Models
+
+    if not Models().has_mobileunet("Dermoscopy"):
+        pytest.skip("no shipped Dermoscopy weights")
+    yy, xx = np.mgrid[:96, :96]
+    img = np.full((96, 96, 3), (200, 160, 140), np.uint8)
+    img[((yy - 40) / 20) ** 2 + ((xx - 50) / 26) ** 2 <= 1] = (90, 50, 40)   # a dark lesion
+    case = Case("2DBox_Dermoscopy_0001", img, np.array([[18, 14, 82, 68], [10, 60, 40, 90]]))
+    raw = MobileUNetSegmenter.load("Dermoscopy").segment(img, case.boxes, postprocess="none")
+    for pp in (None, "lcc"):
+        res = Pipeline(postprocess=pp).segment(case)
+        ran = res.extra["route"]["postprocess"]
+        assert res.extra["route"]["method"] == "mobileunet"
+        assert ran == ("full" if pp is None else pp)
+        want = np.zeros(img.shape[:2], np.uint16)
+        for i, (x0, y0, x1, y1) in enumerate(case.boxes):   # later boxes win, as in add_box
+            crop = apply_postprocess(raw.segs[y0:y1 + 1, x0:x1 + 1] == i + 1, ran)
+            want[y0:y1 + 1, x0:x1 + 1][crop] = i + 1
+        assert [rec.extra["postprocess"] for rec in res.boxes] == [ran, ran]
+        assert np.array_equal(res.segs, want)
 
 
 def test_pipeline_runs_every_classical_route():

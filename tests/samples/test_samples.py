@@ -13,7 +13,8 @@ from classicseg import samples
 from classicseg.boxes import box_slices
 from classicseg.io import MODALITIES, MODALITIES_3D, ChallengeFileError, dimension_from_name, load_case, parse_modality
 from classicseg.samples import real, registry
-from classicseg.samples.userdata import boxes_from_2025, load_case_2025, load_directory
+from classicseg.io import iter_cases as load_directory, load_case_2025
+from classicseg.io_cvpr2025 import boxes_from_2025
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_SAMPLES = REPO / "data_samples"

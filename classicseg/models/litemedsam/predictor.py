@@ -1,7 +1,7 @@
 """LiteMedSAM: the genuine weights, the official inference, faster.
 
 This reproduces ``CVPR24_LiteMedSAM_infer.py`` of the MedSAM authors (branch LiteMedSAM;
-see ``shared/reference/LITEMEDSAM_SEMANTICS.md``) on top of
+see docs/algorithms.md §10, §15) on top of
 
 * our readable TinyViT encoder (:mod:`classicseg.models.litemedsam.tiny_vit`),
 * Meta's official SAM prompt encoder and mask decoder (``segment-anything``),
@@ -47,7 +47,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...methods._common import check_boxes, check_image, check_rgb_image, start_result
+from ...methods._common import start_result
+from ...validation import (InvalidInputError, check_boxes, check_image, check_rgb_image,
+                           spatial_ndim)
 from ..device import choose_device
 from ..preprocess import longest_side_size, normalize_minmax, pad_to_square, resize_longest_side
 from .geometry import SIZE, box_from_mask_256, context_window, scale_boxes_256, slice_plan
@@ -69,37 +71,33 @@ class Prepared:
 
 # --------------------------------------------------------------------------- input checks
 
-def _intensities(a: np.ndarray, name: str) -> np.ndarray:
-    """Values must lie in [0, 255] (the challenge's uint8 range); integer data -> uint8."""
+def _intensities(a: np.ndarray, arg_name: str = "image") -> np.ndarray:
+    """LiteMedSAM's own rule on top of :mod:`classicseg.validation`: values in [0, 255] (the
+    challenge's uint8 range); integer data -> uint8."""
     if a.dtype == np.uint8:
         return a
     lo, hi = a.min(), a.max()
     if lo < 0 or hi > 255:
-        raise ValueError(f"{name} values must lie in [0, 255] (LiteMedSAM takes uint8-range "
-                         f"images), got min {lo}, max {hi}; rescale with classicseg.io.to_uint8(image)")
+        raise InvalidInputError(f"{arg_name} values must lie in [0, 255] (LiteMedSAM takes "
+                                f"uint8-range images), got min {lo}, max {hi}; rescale with "
+                                "classicseg.io.to_uint8(image)")
     if np.issubdtype(a.dtype, np.integer):
         return a.astype(np.uint8)
     return a.astype(np.float32, copy=False)
 
 
 def _split_input(image, boxes):
-    """Validated (image, boxes, is_3d); 2D images come back as (H, W, 3)."""
-    b = np.asarray(boxes)
-    a = np.asarray(image)
-    if b.size == 0:
-        width = 4 if (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] == 3)) else 6
-    else:
-        width = b.shape[-1] if b.ndim in (1, 2) else -1
-    if width == 6:
-        a = _intensities(check_image(a, ndim=3), "image")
-        return a, check_boxes(b, a.shape), True
-    if width != 4:
-        raise ValueError(f"boxes must have shape (N, 4) [x0, y0, x1, y1] for a 2D image or (N, 6) "
-                         f"[x0, y0, z0, x1, y1, z1] for a 3D volume, got shape {b.shape}")
-    a = _intensities(check_rgb_image(a), "image")
+    """Validated (image, boxes, is_3d); 2D images come back as (H, W, 3).
+
+    2D or 3D follows the boxes' width (the image's shape when there are no boxes)."""
+    if spatial_ndim(image, boxes) == 3:
+        a = _intensities(check_image(image, ndim=3))
+        return a, check_boxes(boxes, a.shape), True
+    a = _intensities(check_rgb_image(image))
+    boxes = check_boxes(boxes, a.shape[:2])
     if a.ndim == 2:
         a = np.repeat(a[:, :, None], 3, axis=2)
-    return a, check_boxes(b, a.shape[:2]), False
+    return a, boxes, False
 
 
 # --------------------------------------------------------------------------- predictor
@@ -197,7 +195,7 @@ class LiteMedSAM:
         a = np.asarray(image)
         if a.ndim == 2:
             a = np.repeat(a[:, :, None], 3, axis=2)
-        a = _intensities(check_rgb_image(a), "image")
+        a = _intensities(check_rgb_image(a))
         x = pad_to_square(normalize_minmax(resize_longest_side(a, SIZE)), SIZE)
         tensor = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(self.device)
         return Prepared(tensor, longest_side_size(a.shape[:2], SIZE), tuple(a.shape[:2]))
@@ -260,7 +258,7 @@ class LiteMedSAM:
     # ----------------------------------------------------------------- segment
 
     def segment(self, image, boxes, *, s: int = 1, crop: bool = False, context: float = 2.0,
-                postprocess: bool = False, lcc: bool = False, fill: bool = False,
+                postprocess: str = "none", lcc: bool | None = None, fill: bool | None = None,
                 grid: str = "box"):
         """Segment every box of a 2D image or 3D volume.
 
@@ -286,10 +284,12 @@ class LiteMedSAM:
             whole image, and paste the mask back. Each box then gets its own encoder pass.
         context : float >= 1
             Window size factor for ``crop=True``.
-        postprocess : bool
-            The paper's LiteMedSAM post-processing: zero each mask outside its box
-            (off = official output). ``lcc`` / ``fill`` additionally keep the largest
-            connected component / fill holes (only with ``postprocess=True``).
+        postprocess : {"none", "box", "lcc", "full"}
+            ``"none"`` (default) is the official output; the paper's pipeline uses ``"box"``
+            (zero each mask outside its box); ``"lcc"`` / ``"full"`` also keep the largest
+            connected component / and fill holes. See :mod:`classicseg.methods.postprocess`.
+        lcc, fill : bool, optional
+            Deprecated (classicseg 0.1, with ``postprocess=True``); use ``postprocess``.
 
         Returns
         -------
@@ -297,9 +297,18 @@ class LiteMedSAM:
             ``segs`` (uint16, label = box index + 1, later boxes win on overlap) and one
             ``BoxRecord`` per box: ``method`` ("litemedsam", "litemedsam-crop",
             "litemedsam-sparse-s3", ...), ``extra["iou_pred"]`` (3D: mean over the predicted
-            slices, plus ``slices``, ``slice_iou_pred``, ``slice_boxes_256`` in walk order).
+            slices, plus ``slices``, ``slice_iou_pred``, ``slice_boxes_256`` in walk order)
+            and ``extra["postprocess"]`` (the mode that ran).
         """
+        from ...methods.postprocess import _legacy_flags, apply_postprocess, parse_postprocess
+
         t_case = time.perf_counter()
+        if isinstance(postprocess, (bool, np.bool_)) or lcc is not None or fill is not None:
+            # classicseg 0.1: postprocess=True was the box filter, lcc/fill counted only with it
+            on = isinstance(postprocess, (bool, np.bool_)) and bool(postprocess)
+            postprocess = _legacy_flags(postprocess, "none", box=on, lcc=on and bool(lcc),
+                                        fill=on and bool(fill), where="LiteMedSAM.segment")
+        postprocess = parse_postprocess(postprocess)
         img, bxs, is_3d = _split_input(image, boxes)
         if isinstance(s, (bool, np.bool_)) or not float(s).is_integer() or int(s) < 1:
             raise ValueError(f"s must be an integer >= 1, got {s!r}")
@@ -314,7 +323,7 @@ class LiteMedSAM:
                   + ("-volgrid" if s > 1 and grid == "volume" else ""))
         reason = ("LiteMedSAM " + ("crop-then-infer (context %g)" % context if crop else "on the whole image")
                   + (f", every {s}-th slice + shape interpolation" if s > 1 else "")
-                  + (", box filter" if postprocess else ""))
+                  + ("" if postprocess == "none" else f", post-processing {postprocess!r}"))
         res, _ = start_result(img.shape[:3] if is_3d else img.shape[:2], bxs, f"LiteMedSAM ({method})")
         if len(bxs):
             if crop:
@@ -324,10 +333,10 @@ class LiteMedSAM:
             else:
                 outputs = self._segment_2d(img, bxs)
             for i, (mask, where, local_box, seconds, extra) in enumerate(outputs):
-                if postprocess:
-                    from ...methods.postprocess import postprocess_mask
-                    mask = postprocess_mask(mask, lcc=lcc, fill=fill, box=local_box)
-                res.add_box(i, mask, where, method=method, reason=reason, seconds=seconds, **extra)
+                if postprocess != "none":  # "none" = the official mask, no copy of a big volume
+                    mask = apply_postprocess(mask, postprocess, box=local_box)
+                res.add_box(i, mask, where, method=method, reason=reason, seconds=seconds,
+                            postprocess=postprocess, **extra)
         res.seconds = time.perf_counter() - t_case
         res.extra.update(model="LiteMedSAM", backend=self.backend, device=str(self.device),
                          optimize=self.optimize, s=s, crop=bool(crop))

@@ -1,7 +1,7 @@
 """MobileUNet: the paper's trained specialist for dermoscopy, mammography (and OCT).
 
-Architecture (ALGORITHMS.md section 11; the authors' ``utils/mobileunet.py``)
-------------------------------------------------------------------------------
+Architecture (docs/algorithms.md §11; the authors' ``utils/mobileunet.py``)
+---------------------------------------------------------------------------
 * encoder = MobileNetV2: stem (depthwise 3x3 stride 2 + BN + ReLU6 + pointwise 3 -> 32),
   inverted-residual stages ``(out, repeats, stride, expansion)`` listed in
   :data:`ENCODER_STAGES`, then a 1x1 conv 320 -> 1280;
@@ -20,10 +20,10 @@ changes ever use it (three of them); the others never receive a gradient. ``refe
 ``width`` scales every channel count (rounded to a multiple of 8, as MobileNetV2 does) for
 light variants; the shipped weights use small widths so each file is a few MB.
 
-Inference (paper section 3.1) -- :class:`MobileUNetSegmenter`: per box, crop -> resize the
-longest side to 256 + zero-pad -> min-max -> predict -> resize back to the crop -> threshold
-(logit > 0) -> post-process (largest component + fill holes; the box filter is implied by
-painting the crop only) -> insert. Boxes are batched through the network.
+Inference (paper §2.8; docs/algorithms.md §11) -- :class:`MobileUNetSegmenter`: per box,
+crop -> resize the longest side to 256 + zero-pad -> min-max -> predict -> resize back to the
+crop -> threshold (logit > 0) -> post-process (largest component + fill holes; the box filter
+is implied by painting the crop only) -> insert. Boxes are batched through the network.
 
 Examples
 --------

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import torch
 
+from ...validation import InvalidInputError, check_boxes, check_rgb_image, spatial_ndim
 from ..preprocess import preprocess_for_256, resize_mask_back
 from .net import MobileUNet, load_checkpoint
 
@@ -54,16 +55,19 @@ class MobileUNetSegmenter:
         x = torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))).to(self.device)
         return self.model(x)[:, 0].float().cpu().numpy()
 
-    def segment(self, image, boxes, *, postprocess: bool = True, batch_size: int = 8):
+    def segment(self, image, boxes, *, postprocess: str = "full", batch_size: int = 8):
         """Segment every box of a 2D image.
 
         Parameters
         ----------
-        image : (H, W, 3) uint8
+        image : (H, W, 3) or (H, W) array
+            Any real dtype: each box crop is min-max normalised (as in training).
         boxes : (N, 4) int ``[x0, y0, x1, y1]``, inclusive maxima
-        postprocess : bool
-            Largest connected component + hole filling per box (the paper's post-processing
-            for MobileUNet); the box filter always holds since only the crop is painted.
+            Checked by :func:`classicseg.validation.check_boxes` (inside the image).
+        postprocess : {"full", "lcc", "box", "none"}
+            Paper: ``"full"`` (largest connected component + hole filling per box); the box
+            filter always holds since only the crop is painted. See
+            :mod:`classicseg.methods.postprocess`.
         batch_size : int
             Box crops per forward pass.
 
@@ -71,36 +75,37 @@ class MobileUNetSegmenter:
         -------
         SegmentationResult
             ``method="mobileunet"``; each box's ``seconds`` is its share of the batch time
-            plus its own pre/post-processing.
+            plus its own pre/post-processing; ``extra["postprocess"]`` is the mode that ran.
         """
         from ...boxes import box_slices
-        from ...io import Case
-        from ...result import SegmentationResult
+        from ...methods.postprocess import apply_postprocess, parse_postprocess
+        from ...methods._common import start_result
 
+        postprocess = parse_postprocess(postprocess)
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        case = Case(name="image", image=image, boxes=boxes)  # validates shapes, dtype and box bounds
-        if case.is_3d:
-            raise ValueError("MobileUNet segments 2D images: image must be (H, W, 3) with (N, 4) boxes")
-        if postprocess:
-            from ...methods.postprocess import postprocess_mask
-        t_case = time.perf_counter()
-        res = SegmentationResult.empty(case.spatial_shape, case.n_boxes)
+        if spatial_ndim(image, boxes) == 3:
+            raise InvalidInputError("MobileUNet segments 2D images: image must be (H, W, 3) or "
+                                    "(H, W) with (N, 4) boxes")
+        image = check_rgb_image(image)
+        boxes = check_boxes(boxes, image.shape[:2])
+        if image.ndim == 2:  # grayscale: the network takes three channels
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        res, t_case = start_result(image.shape[:2], boxes, "MobileUNet")
         reason = f"{self.card.get('modality', 'trained')} specialist (MobileUNet, width {self.model.width:g})"
-        for start in range(0, case.n_boxes, int(batch_size)):
-            idx = range(start, min(start + int(batch_size), case.n_boxes))
+        for start in range(0, len(boxes), int(batch_size)):
+            idx = range(start, min(start + int(batch_size), len(boxes)))
             t0 = time.perf_counter()
-            where = [box_slices(case.boxes[i]) for i in idx]
-            prepped = [preprocess_for_256(case.image[w]) for w in where]
+            where = [box_slices(boxes[i]) for i in idx]
+            prepped = [preprocess_for_256(image[w]) for w in where]
             logits = self.predict_logits(np.stack([p[0] for p in prepped]))
             shared = (time.perf_counter() - t0) / len(idx)
             for k, i in enumerate(idx):
                 t1 = time.perf_counter()
-                crop_hw = case.image[where[k]].shape[:2]
+                crop_hw = image[where[k]].shape[:2]
                 mask = resize_mask_back(logits[k], prepped[k][1], crop_hw) > 0  # sigmoid > 0.5
-                if postprocess:
-                    mask = postprocess_mask(mask, lcc=True, fill=True)
+                mask = apply_postprocess(mask, postprocess)
                 res.add_box(i, mask, where[k], method=self.method, reason=reason,
-                            seconds=shared + time.perf_counter() - t1, postprocess=bool(postprocess))
+                            seconds=shared + time.perf_counter() - t1, postprocess=postprocess)
         res.seconds = time.perf_counter() - t_case
         return res

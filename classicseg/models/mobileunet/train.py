@@ -1,7 +1,7 @@
 """Training MobileUNet on box crops (the paper's protocol), with safe checkpoints and resume.
 
-Protocol (paper Table 4 + the authors' training script; ALGORITHMS.md section 11)
---------------------------------------------------------------------------------
+Protocol (paper Table 4 + the authors' training script; docs/algorithms.md §11)
+-------------------------------------------------------------------------------
 * AdamW (betas 0.9/0.999, eps 1e-8, weight decay 0.01 as in the code), lr 5e-5, batch 4,
   500 epochs, ``ReduceLROnPlateau(factor=0.9, patience=5)`` on the mean epoch loss;
 * loss = soft Dice (squared denominator, per sample) + binary cross-entropy, 1 : 1;
@@ -261,7 +261,7 @@ def save_checkpoint(model, out, card: dict) -> dict:
 
 # --------------------------------------------------------------------------- evaluation
 
-def evaluate(segmenter: MobileUNetSegmenter, cases, *, postprocess: bool = True) -> dict:
+def evaluate(segmenter: MobileUNetSegmenter, cases, *, postprocess: str = "full") -> dict:
     """Mean case DSC and NSD (challenge definitions, :func:`classicseg.metrics.score_case`)."""
     from ...metrics import score_case
 
@@ -273,7 +273,7 @@ def evaluate(segmenter: MobileUNetSegmenter, cases, *, postprocess: bool = True)
         nsd.append(float(s["nsd"]))
     return {"dice": float(np.mean(dsc)), "nsd": float(np.mean(nsd)),
             "per_case_dice": [round(d, 6) for d in dsc], "n_cases": len(dsc),
-            "postprocess": bool(postprocess)}
+            "postprocess": postprocess}
 
 
 # --------------------------------------------------------------------------- training
