@@ -97,6 +97,7 @@ def phantom_3d(depth: int, rng, size: int = 256):
 
 def bench_encoder(repeats: int) -> dict:
     import torch
+
     from classicseg.models.litemedsam import LiteMedSAM
 
     t0 = time.perf_counter()
@@ -125,7 +126,8 @@ def bench_encoder(repeats: int) -> dict:
         print(f"  {k:16s} wall {med[k]:6.3f} s ({base / med[k]:4.2f}x)   CPU {med_cpu[k]:6.3f} s "
               f"({base_cpu / med_cpu[k]:4.2f}x)   max|d emb| {diffs[k]:.1e}")
     print(f"  (ONNX load incl. export-or-cache: {t_onnx_load:.1f} s)")
-    return {"median_s": med, "median_cpu_s": med_cpu, "speedup": {k: base / v for k, v in med.items()},
+    return {"median_s": med, "median_cpu_s": med_cpu,
+            "speedup": {k: base / v for k, v in med.items()},
             "speedup_cpu": {k: base_cpu / v for k, v in med_cpu.items()}, "all_s": times,
             "all_cpu_s": cpu, "max_abs_embedding_diff": diffs, "onnx_load_s": t_onnx_load}
 
@@ -176,8 +178,8 @@ def bench_3d(depth: int, repeats: int) -> dict:
     official_calls = int(sum(b[5] - b[2] + 1 for b in boxes))
     print(f"\n== 3D, SYNTHETIC volume {vol.shape}, {len(boxes)} boxes z-ranges "
           f"{[(int(b[2]), int(b[5])) for b in boxes]} (median of {repeats}, order A-B-C-C-B-A)")
-    print(f"  s=1: wall {med['s1']:6.1f} s, CPU {mcpu['s1']:6.1f} s  encoder calls {n1} (the official "
-          f"script: {official_calls}; slices shared by boxes are encoded once here)")
+    print(f"  s=1: wall {med['s1']:6.1f} s, CPU {mcpu['s1']:6.1f} s  encoder calls {n1} "
+          f"(the official script: {official_calls}; slices shared by boxes are encoded once here)")
     result = {"shape": list(vol.shape), "boxes": boxes.tolist(), "times_s": times, "median_s": med,
               "cpu_s": cpu, "median_cpu_s": mcpu,
               "encoder_calls_official_s1": official_calls, "encoder_calls_s1": n1}
@@ -186,15 +188,17 @@ def bench_3d(depth: int, repeats: int) -> dict:
         r3, n3 = runs[key]
         per_box = [dice(r1.segs == k + 1, r3.segs == k + 1) for k in range(len(boxes))]
         total = dice(r1.segs > 0, r3.segs > 0)
-        print(f"  {label}: wall {med[key]:6.1f} s ({med['s1'] / med[key]:.2f}x), CPU {mcpu[key]:6.1f} s "
-              f"({mcpu['s1'] / mcpu[key]:.2f}x)  encoder calls {n3}  Dice vs s=1: all {total:.4f}, "
+        print(f"  {label}: wall {med[key]:6.1f} s ({med['s1'] / med[key]:.2f}x), "
+              f"CPU {mcpu[key]:6.1f} s ({mcpu['s1'] / mcpu[key]:.2f}x)  encoder calls {n3}  "
+              f"Dice vs s=1: all {total:.4f}, "
               f"per box {[round(d, 4) for d in per_box]}")
         result[key] = {"speedup": med["s1"] / med[key], "speedup_cpu": mcpu["s1"] / mcpu[key],
                        "encoder_calls": n3, "dice_vs_s1": total, "dice_per_box": per_box}
     for key in ("s3", "s3_volgrid"):
         r_wall = med["s1_box_by_box"] / med[key]
         r_cpu = mcpu["s1_box_by_box"] / mcpu[key]
-        print(f"  {key} vs s=1 box by box (the official procedure's cost): {r_wall:.2f}x wall, {r_cpu:.2f}x CPU")
+        print(f"  {key} vs s=1 box by box (the official procedure's cost): {r_wall:.2f}x wall, "
+              f"{r_cpu:.2f}x CPU")
         result[key]["speedup_vs_box_by_box"] = r_wall
         result[key]["speedup_cpu_vs_box_by_box"] = r_cpu
     return result
@@ -241,23 +245,29 @@ def bench_cold_warm(repeats: int, threads: int) -> dict:
                     model.segment(img, boxes)
                 warm.append(c.wall)
                 warm_cpu.append(c.cpu)
-            out[n] = {"cold_process_s": statistics.median(cold), "cold_cpu_s": statistics.median(cold_cpu),
+            out[n] = {"cold_process_s": statistics.median(cold),
+                      "cold_cpu_s": statistics.median(cold_cpu),
                       "warm_s": statistics.median(warm), "warm_cpu_s": statistics.median(warm_cpu),
                       **{k: statistics.median(p[k] for p in parts) for k in parts[0]}}
-    print(f"\n== 2D, SYNTHETIC 512x512 image: cold (new process) vs warm, medians of {repeats} interleaved")
+    print("\n== 2D, SYNTHETIC 512x512 image: cold (new process) vs warm, "
+          f"medians of {repeats} interleaved")
     for n, r in out.items():
-        print(f"  {n:2d} box(es): cold {r['cold_process_s']:5.1f} s wall, {r['cold_cpu_s']:5.1f} s CPU "
-              f"(import {r['import_s']:.1f}, load {r['load_s']:.1f}, first segment {r['first_segment_s']:.1f})"
+        print(f"  {n:2d} box(es): cold {r['cold_process_s']:5.1f} s wall, "
+              f"{r['cold_cpu_s']:5.1f} s CPU (import {r['import_s']:.1f}, load {r['load_s']:.1f}, "
+              f"first segment {r['first_segment_s']:.1f})"
               f"   warm {r['warm_s']:5.2f} s wall, {r['warm_cpu_s']:5.2f} s CPU")
     return out
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--repeats-3d", type=int, default=2, help="runs per 3D variant (A-B-C-C-B-A order)")
+    ap.add_argument("--repeats-3d", type=int, default=2,
+                    help="runs per 3D variant (A-B-C-C-B-A order)")
     ap.add_argument("--depth", type=int, default=100, help="slices of the 3D phantom")
-    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (and ONNX Runtime)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch.set_num_threads (and ONNX Runtime)")
     ap.add_argument("--quick", action="store_true", help="3 repeats, 30-slice volume")
     ap.add_argument("--skip-encoder", action="store_true")
     ap.add_argument("--skip-3d", action="store_true")
@@ -271,8 +281,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    info = {"python": platform.python_version(), "torch": torch.__version__, "threads": args.threads,
-            "cpus": os.cpu_count(), "loadavg_start": load}
+    info = {"python": platform.python_version(), "torch": torch.__version__,
+            "threads": args.threads, "cpus": os.cpu_count(), "loadavg_start": load}
     print(f"LiteMedSAM benchmark: torch {torch.__version__}, {args.threads} threads, "
           f"{os.cpu_count()} CPUs, load average at start {load}")
     results = {"info": info}

@@ -86,7 +86,8 @@ def microscopy_phantom(n_boxes: int, rng, size: int = 2304):
         patch = img[y0:y1, x0:x1]
         patch[cell] = rng.normal(170, 20, int(cell.sum())).clip(0, 255).astype(np.uint8)
         pad = rng.integers(3, 10)
-        boxes.append([max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, size - 1), min(y1 + pad, size - 1)])
+        boxes.append([max(x0 - pad, 0), max(y0 - pad, 0),
+                      min(x1 + pad, size - 1), min(y1 + pad, size - 1)])
     return np.repeat(img[..., None], 3, axis=2), np.array(boxes)
 
 
@@ -112,7 +113,8 @@ def run(repeats: int = 9) -> dict:
     for n in (1, 6):
         vol, boxes = pet_phantom(n, rng)
         res = segment_pet(vol, boxes)
-        forced = sum("dilated" in b.extra["forcing"] or "eroded" in b.extra["forcing"] for b in res.boxes)
+        forced = sum("dilated" in b.extra["forcing"] or "eroded" in b.extra["forcing"]
+                     for b in res.boxes)
         med, _ = median_time(lambda: segment_pet(vol, boxes), repeats)
         add(f"PET 264x200x200, {n} box(es), GHT + forcing", med, 0.15 if n == 1 else 0.5,
             forced=f"{forced}/{n}")
@@ -126,7 +128,8 @@ def run(repeats: int = 9) -> dict:
 
     img, boxes = microscopy_phantom(137, rng)
     for backend in ("exact", "opencv"):
-        med, _ = median_time(lambda: segment_kmeans(img, boxes, backend=backend), max(1, repeats // 2))
+        med, _ = median_time(lambda: segment_kmeans(img, boxes, backend=backend),
+                             max(1, repeats // 2))
         mem = peak_memory(lambda: segment_kmeans(img, boxes, backend=backend))
         add(f"k-means 2304x2304, 137 boxes, backend={backend}", med, 1.6, peak_MiB=round(mem, 1))
 
@@ -139,12 +142,14 @@ def run(repeats: int = 9) -> dict:
         return [2 * sa + sb > 0, sa + 2 * sb > 0]
 
     med_full, _ = median_time(full_slice, repeats * 3)
-    add("shape interpolation 512x512, 2 slices, whole slice", med_full, ratio=f"{med_full / med:.1f}x")
+    add("shape interpolation 512x512, 2 slices, whole slice", med_full,
+        ratio=f"{med_full / med:.1f}x")
     a, b = slice_pair(220, 160)
     med, _ = median_time(lambda: fill_slices({0: a, 3: b}, 0, 3), repeats * 3)
     add("shape interpolation 512x512, 2 slices, ~440 px objects (stress)", med)
 
-    return {"python": platform.python_version(), "machine": platform.processor() or platform.machine(),
+    return {"python": platform.python_version(),
+            "machine": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "numpy": np.__version__, "repeats": repeats, "rows": rows}
 
 

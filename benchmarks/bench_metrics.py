@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from classicseg.evaluation.evaluate import evaluate_directories
 from classicseg.io import atomic_savez, save_prediction
 from classicseg.metrics import _dice_from_masks, _geometry, _surfels, score_case
-from classicseg.evaluation.evaluate import evaluate_directories
 
 SHAPE = (64, 256, 256)
 SPACING = (0.8, 0.8, 2.5)  # challenge (x, y, z)
@@ -43,14 +43,15 @@ def synthetic_case(seed: int):
     for k in range(1, 4):
         c = rng.uniform([16, 60, 60], [48, 196, 196])
         r = rng.uniform([6, 15, 15], [14, 40, 40])
-        gts[((zz - c[0]) / r[0]) ** 2 + ((yy - c[1]) / r[1]) ** 2 + ((xx - c[2]) / r[2]) ** 2 <= 1] = k
+        inside = ((zz - c[0]) / r[0]) ** 2 + ((yy - c[1]) / r[1]) ** 2 + ((xx - c[2]) / r[2]) ** 2
+        gts[inside <= 1] = k
     segs = np.roll(gts, (int(rng.integers(0, 2)), int(rng.integers(1, 3))), axis=(0, 2))
     segs = ndimage.binary_erosion(segs > 0, iterations=1) * segs  # ragged edges
     return gts, segs.astype(np.uint16)
 
 
 def _bbox_by_projections(mask):
-    """Bounding box as SurfaceDice.py finds it: one max projection per axis over the whole volume."""
+    """Bounding box as SurfaceDice.py finds it: one max projection per axis, whole volume."""
     box = []
     for ax in range(mask.ndim):
         idx = np.nonzero(np.amax(mask, axis=tuple(a for a in range(mask.ndim) if a != ax)))[0]
@@ -59,7 +60,8 @@ def _bbox_by_projections(mask):
 
 
 def official_style(gts, segs, spacing, tolerance=2.0):
-    """compute_metrics.py + SurfaceDice.py's procedure: full-volume ``gt == k`` masks per label (twice:
+    """compute_metrics.py + SurfaceDice.py's procedure: full-volume ``gt == k`` masks per label
+    (twice:
     DSC, then NSD), bounding box by projections, surfels sorted with ``sorted(zip(...))``."""
     mode, sampling = _geometry(3, spacing, "challenge")
     labels = range(1, int(gts.max()) + 1)
@@ -112,7 +114,8 @@ def main(argv=None):
         assert rep.n_scored == args.cases
 
         base = statistics.median(timings["official-style"])
-        print(f"{'':26s} {'median s':>9s} {'s/case':>8s} {'vs official-style':>18s}  (median of {args.repeats})")
+        print(f"{'':26s} {'median s':>9s} {'s/case':>8s} {'vs official-style':>18s}  "
+              f"(median of {args.repeats})")
         rows = []
         for k, v in timings.items():
             m = statistics.median(v)

@@ -3,13 +3,14 @@
 Executes every notebook with nbclient in a fresh ``python3`` kernel (all cells, in order), then
 asks that same kernel for its peak resident set size (``getrusage``: the kernel itself, and the
 largest child process it started, e.g. a CLI run or a dask worker); a sampler (psutil, every
-0.2 s) also records the largest sum over the kernel and its descendants alive at once. mybinder.org gives about 2 GB per user;
-the Jupyter server and the browser tab's kernel connection add roughly 150 MB on top of the
-kernel (measure it with ``--server`` below on the real image if it matters).
+0.2 s) also records the largest sum over the kernel and its descendants alive at once.
+mybinder.org gives about 2 GB per user; the Jupyter server and the browser tab's kernel
+connection add roughly 150 MB on top of the kernel (measure it with ``--server`` below on the
+real image if it matters).
 
 Usage::
 
-    .venv/bin/python benchmarks/peak_rss.py                       # notebooks/[0-9][0-9]_*.(ipynb|py)
+    .venv/bin/python benchmarks/peak_rss.py                  # notebooks/[0-9][0-9]_*.(ipynb|py)
     .venv/bin/python benchmarks/peak_rss.py notebooks/03_pet.ipynb tests/browser_nb/box_demo.py
     .venv/bin/python benchmarks/peak_rss.py --json reports/peak_rss.json
 
@@ -87,7 +88,8 @@ def measure(path: Path, *, timeout: int = 1800, skip_tag: str | None = None) -> 
              for s in [_cell_seconds(c)] if s is not None]
     slowest = max(timed) if timed else (None, None)
     return {"notebook": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
-            "seconds": round(wall, 1), "slowest_cell_seconds": None if slowest[0] is None else round(slowest[0], 1),
+            "seconds": round(wall, 1),
+            "slowest_cell_seconds": None if slowest[0] is None else round(slowest[0], 1),
             "slowest_cell_index": slowest[1], "peak_rss_bytes": probe["self"],
             "peak_rss_children_bytes": probe["children"], "peak_tree_rss_bytes": sampler.peak}
 
@@ -138,7 +140,8 @@ def main(argv=None) -> int:
     ap.add_argument("notebooks", nargs="*", type=Path)
     ap.add_argument("--json", type=Path, help="also write the results to this file")
     ap.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds")
-    ap.add_argument("--skip-tag", default=None, help="leave out cells with this tag (e.g. nbval-skip)")
+    ap.add_argument("--skip-tag", default=None,
+                    help="leave out cells with this tag (e.g. nbval-skip)")
     args = ap.parse_args(argv)
     paths = args.notebooks
     if not paths:
@@ -161,10 +164,12 @@ def main(argv=None) -> int:
         rows.append(row)
         mib = row["peak_rss_bytes"] / 2**20
         kids = row["peak_rss_children_bytes"] / 2**20
-        print(f"{row['notebook']}: {row['seconds']:.1f} s (slowest cell #{row['slowest_cell_index']}: "
+        print(f"{row['notebook']}: {row['seconds']:.1f} s "
+              f"(slowest cell #{row['slowest_cell_index']}: "
               f"{row['slowest_cell_seconds']} s), kernel peak RSS {mib:.0f} MiB"
               + (f", largest child {kids:.0f} MiB" if kids else "")
-              + f", kernel + children together {row['peak_tree_rss_bytes'] / 2**20:.0f} MiB (sampled)", flush=True)
+              + f", kernel + children together {row['peak_tree_rss_bytes'] / 2**20:.0f} MiB "
+              "(sampled)", flush=True)
     ok = [r for r in rows if "error" not in r]
     if ok:
         def peak(r):

@@ -45,7 +45,8 @@ MOVED: dict[str, str | dict[str, str]] = {
     "classicseg.models.weights": "classicseg.models.litemedsam.weights",
     "classicseg.models.mobileunet_weights": "classicseg.models.mobileunet.weights",
     "classicseg.models.mobileunet_train": "classicseg.models.mobileunet.train",
-    "classicseg.samples.userdata": {"load_directory": "classicseg.samples", "load_case_2025": "classicseg.io",
+    "classicseg.samples.userdata": {"load_directory": "classicseg.samples",
+                                    "load_case_2025": "classicseg.io",
                                     "boxes_from_2025": "classicseg.io_cvpr2025",
                                     "manifest_synthetic_flags": "classicseg.io"},
 }
@@ -79,7 +80,8 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             if name.startswith("_"):
                 raise AttributeError(name)
             where = new_home(old, name)
-            warnings.warn(f"{old}.{name} moved to {where}.{name}; the old path goes away in classicseg 0.3",
+            warnings.warn(f"{old}.{name} moved to {where}.{name}; "
+                          "the old path goes away in classicseg 0.3",
                           DeprecationWarning, stacklevel=2)
             return getattr(importlib.import_module(where), name)
 

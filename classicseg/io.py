@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import os
 import re
+import stat
 import tempfile
 import warnings
 import zipfile
@@ -58,6 +60,8 @@ __all__ = [
     "save_prediction",
     "save_case",
     "list_case_files",
+    "scan_case_files",
+    "SkippedEntry",
     "case_stem",
     "resolve_layout",
     "iter_cases",
@@ -535,13 +539,90 @@ def case_stem(path) -> str:
     return name[:-4] if name.lower().endswith(".npz") else name
 
 
-def list_case_files(directory) -> list[Path]:
-    """``*.npz`` files directly inside ``directory``, in stable (sorted by name) order."""
+@dataclass(frozen=True)
+class SkippedEntry:
+    """An ``*.npz`` entry of a folder that is not a usable case file, and why."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def _entry_problem(p: Path) -> str | None:
+    """Why the ``*.npz`` entry ``p`` cannot be read as a case file (None: it can)."""
+    try:
+        st = p.stat()  # follows links
+    except OSError as e:
+        if p.is_symlink():
+            loop = e.errno == errno.ELOOP
+            return "symbolic link loop" if loop else "broken symbolic link (its target is missing)"
+        return f"cannot be read ({e.strerror or e})"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file (a pipe, socket or device)"  # opening a FIFO would block
+    try:
+        with open(p, "rb"):
+            pass
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    return None
+
+
+def scan_case_files(directory) -> tuple[list[Path], list[SkippedEntry]]:
+    """``(case files, skipped entries)`` of the ``*.npz`` entries directly inside ``directory``.
+
+    The one place that decides which entries of a folder are cases, for every command:
+    regular, readable files whose name ends in ``.npz`` (any letter case), sorted by name.
+    Every other ``*.npz`` entry is returned with the reason it is skipped -- a broken or
+    looping symbolic link, a directory, a pipe, an unreadable file, or a second file with
+    the same case name (``a.npz`` beside ``a.NPZ``: the first in sorted order is kept).
+    Entries with other endings (``MANIFEST.tsv``, notes) are not cases and are not listed.
+
+    Raises
+    ------
+    NotADirectoryError
+        ``directory`` is not a directory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.npz").write_bytes(b"PK"); _ = (d / "a.NPZ").write_bytes(b"PK")
+    >>> (d / "gone.npz").symlink_to(d / "missing.npz")
+    >>> files, skipped = scan_case_files(d)
+    >>> [f.name for f in files], [(s.path.name, s.reason) for s in skipped]  # doctest: +NORMALIZE_WHITESPACE
+    (['a.NPZ'], [('a.npz', "same case name 'a' as a.NPZ (the names differ only in letter case)"),
+                 ('gone.npz', 'broken symbolic link (its target is missing)')])
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise NotADirectoryError(f"{directory}: not a directory")
-    return sorted((p for p in directory.iterdir() if p.is_file() and p.suffix.lower() == ".npz"),
-                  key=lambda p: p.name)
+    files: list[Path] = []
+    skipped: list[SkippedEntry] = []
+    kept: dict[str, Path] = {}
+    for p in sorted(directory.iterdir(), key=lambda p: p.name):
+        if not p.name.lower().endswith(".npz"):
+            continue
+        problem = _entry_problem(p)
+        first = kept.get(case_stem(p))
+        if problem is None and first is not None:
+            problem = (f"same case name {case_stem(p)!r} as {first.name} (the names differ only "
+                       "in letter case)")
+        if problem is not None:
+            skipped.append(SkippedEntry(p, problem))
+            continue
+        kept[case_stem(p)] = p
+        files.append(p)
+    return files, skipped
+
+
+def list_case_files(directory) -> list[Path]:
+    """The case files of ``directory`` (see :func:`scan_case_files`, which also says which
+    ``*.npz`` entries it skipped and why), in stable (sorted by name) order."""
+    return scan_case_files(directory)[0]
 
 
 def resolve_layout(directory, gt_dir=None) -> tuple[Path, Path | None]:
@@ -651,7 +732,12 @@ def iter_cases(directory, gt_dir=None, *, errors: str = "raise", modality: str |
         raise ValueError(f"errors must be 'raise' or 'warn', got {errors!r}")
     img_dir, gdir = resolve_layout(directory, gt_dir)
     synthetic = manifest_synthetic_flags(img_dir)  # written by classicseg.samples.write
-    for p in list_case_files(img_dir):
+    files, skipped = scan_case_files(img_dir)
+    for entry in skipped:  # a broken link or a name clash is never dropped without a word
+        if errors == "raise":
+            raise ChallengeFileError(entry.path, entry.reason)
+        warnings.warn(f"skipped {entry}", stacklevel=2)
+    for p in files:
         gt = gdir / p.name if gdir is not None and (gdir / p.name).is_file() else None
         try:
             try:

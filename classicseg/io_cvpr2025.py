@@ -43,8 +43,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: only numpy arrays, "
-                                         "dtypes, scalars and plain containers are allowed") from None
+            raise pickle.UnpicklingError(
+                f"refusing to unpickle {module}.{name}: only numpy arrays, "
+                "dtypes, scalars and plain containers are allowed") from None
 
 
 def read_object_member(path, key: str):
@@ -89,7 +90,8 @@ def boxes_from_2025(boxes, source="boxes") -> np.ndarray:
     out = []
     for i, b in enumerate(boxes):
         if not isinstance(b, dict):
-            raise ValueError(f"{source}: box {i} is a {type(b).__name__}, expected a dict with keys {KEYS_2025}")
+            raise ValueError(f"{source}: box {i} is a {type(b).__name__}, "
+                             f"expected a dict with keys {KEYS_2025}")
         missing = [k for k in KEYS_2025 if k not in b]
         if missing:
             raise ValueError(f"{source}: box {i} lacks {missing}")

@@ -122,12 +122,14 @@ def _check_tolerance(tolerance) -> float:
 def _pair(gt, seg, what: str):
     gt, seg = np.asarray(gt), np.asarray(seg)
     if gt.shape != seg.shape:
-        raise ValueError(f"{what}: ground truth shape {gt.shape} differs from prediction shape {seg.shape}")
+        raise ValueError(f"{what}: ground truth shape {gt.shape} differs from prediction shape "
+                         f"{seg.shape}")
     if gt.ndim not in (2, 3):
         raise ValueError(f"{what}: masks must be 2D (H, W) or 3D (D, H, W), got shape {gt.shape}")
     for arr, arg in ((gt, "ground truth"), (seg, "prediction")):
         if not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)):
-            raise ValueError(f"{what}: {arg} must be a boolean or integer array, got dtype {arr.dtype}")
+            raise ValueError(f"{what}: {arg} must be a boolean or integer array, "
+                             f"got dtype {arr.dtype}")
     return gt, seg
 
 
@@ -143,8 +145,8 @@ def _geometry(ndim: int, spacing, flavour: str):
             spacing = (1.0, 1.0, 1.0)
         sp = np.asarray(spacing, dtype=float).ravel()
         if sp.size != 3 or not np.all(np.isfinite(sp)) or np.any(sp <= 0):
-            raise ValueError(f"spacing for 3D masks must be 3 positive finite numbers in the challenge's "
-                             f"(x, y, z) order, got {spacing!r}")
+            raise ValueError(f"spacing for 3D masks must be 3 positive finite numbers in the "
+                             f"challenge's (x, y, z) order, got {spacing!r}")
         sp = tuple(float(v) for v in sp)
         # The official code hands the (x, y, z) tuple unchanged to (z, y, x) arrays.
         return "3d", (sp if flavour == "challenge" else sp[::-1])
@@ -153,7 +155,8 @@ def _geometry(ndim: int, spacing, flavour: str):
     else:
         sp = np.asarray(spacing, dtype=float).ravel()
         if sp.size != 2 or not np.all(np.isfinite(sp)) or np.any(sp <= 0):
-            raise ValueError(f"spacing for 2D masks must be None or 2 positive finite numbers (x, y), got {spacing!r}")
+            raise ValueError(f"spacing for 2D masks must be None or 2 positive finite numbers "
+                             f"(x, y), got {spacing!r}")
         sp = tuple(float(v) for v in sp)
     if flavour == "challenge":
         return "slab", (1.0, 1.0, 1.0)  # official: np.expand_dims(..., -1), spacing [1, 1, 1]
@@ -211,8 +214,9 @@ def _surfels(g: np.ndarray, s: np.ndarray, mode: str, sampling: tuple):
             table[codes[1][borders[1]]], distances(borders[1], borders[0]))
 
 
-def _surface_stats(g: np.ndarray, s: np.ndarray, mode: str, sampling: tuple, tolerance: float) -> dict:
-    """Surface areas and overlaps (<= tolerance) of two masks cropped to their union's bounding box."""
+def _surface_stats(g: np.ndarray, s: np.ndarray, mode: str, sampling: tuple,
+                   tolerance: float) -> dict:
+    """Surface areas and overlaps (<= tolerance) of two masks cropped to their union's bbox."""
     areas_g, dist_g, areas_s, dist_s = _surfels(g, s, mode, sampling)
     return {"area_gt": float(areas_g.sum()), "area_pred": float(areas_s.sum()),
             "overlap_gt": float(areas_g[dist_g <= tolerance].sum()),
@@ -274,7 +278,8 @@ def surface_overlap(gt_mask, seg_mask, *, spacing=None, tolerance: float = DEFAU
     return _surface_stats(g[box], s[box], mode, sampling, tolerance)
 
 
-def normalized_surface_dice(gt_mask, seg_mask, *, spacing=None, tolerance: float = DEFAULT_TOLERANCE,
+def normalized_surface_dice(gt_mask, seg_mask, *, spacing=None,
+                            tolerance: float = DEFAULT_TOLERANCE,
                             flavour: str = "challenge") -> float:
     """Normalised surface Dice of two masks (non-zero = foreground) at ``tolerance``.
 
@@ -374,8 +379,9 @@ def score_case(gts, segs, *, name: str | None = None, spacing=None, flavour: str
 
         claimed = dimension_from_name(name)
         if claimed is not None and claimed != gts.ndim:
-            warnings.warn(f"{name}: the name says {claimed}D but the masks are {gts.ndim}D; scoring them as "
-                          f"{gts.ndim}D (the official script would choose by the name prefix)", stacklevel=2)
+            warnings.warn(f"{name}: the name says {claimed}D but the masks are {gts.ndim}D; "
+                          f"scoring them as {gts.ndim}D (the official script would choose by "
+                          "the name prefix)", stacklevel=2)
     mode, sampling = _geometry(gts.ndim, spacing, flavour)
     n = int(gts.max()) if gts.size else 0
     boxes_g, boxes_s = _label_boxes(gts, n), _label_boxes(segs, n)
@@ -399,7 +405,8 @@ def score_case(gts, segs, *, name: str | None = None, spacing=None, flavour: str
         if crop is None or not (gate or nsd_when_gated):
             nsd_l.append(math.nan)
         else:
-            nsd_l.append(_nsd_from_stats(_surface_stats(crop[0], crop[1], mode, sampling, tolerance)))
+            nsd_l.append(_nsd_from_stats(_surface_stats(crop[0], crop[1], mode, sampling,
+                                                        tolerance)))
     case_nsd = _mean_or_nan(nsd_l) if gate else 0.0
     return {
         "name": name, "flavour": flavour, "dim": gts.ndim, "labels": labels,

@@ -4,8 +4,10 @@ Examples
 --------
 >>> import numpy as np
 >>> res = SegmentationResult.empty((4, 5), n_boxes=2)
->>> res.add_box(0, np.ones((2, 2), bool), (slice(0, 2), slice(0, 2)), method="ght", reason="test", seconds=0.01)
->>> res.add_box(1, np.ones((2, 2), bool), (slice(1, 3), slice(1, 3)), method="ght", reason="test", seconds=0.01)
+>>> res.add_box(0, np.ones((2, 2), bool), (slice(0, 2), slice(0, 2)), method="ght",
+...             reason="test", seconds=0.01)
+>>> res.add_box(1, np.ones((2, 2), bool), (slice(1, 3), slice(1, 3)), method="ght",
+...             reason="test", seconds=0.01)
 >>> res.segs  # later boxes win where they overlap
 array([[1, 1, 0, 0, 0],
        [1, 2, 2, 0, 0],
@@ -48,7 +50,8 @@ class SegmentationResult:
 
     @classmethod
     def empty(cls, shape, n_boxes: int) -> "SegmentationResult":
-        return cls(segs=np.zeros(tuple(shape), np.uint16), boxes=[BoxRecord() for _ in range(n_boxes)])
+        return cls(segs=np.zeros(tuple(shape), np.uint16),
+                   boxes=[BoxRecord() for _ in range(n_boxes)])
 
     def add_box(self, index: int, mask, where=None, *, method: str, reason: str = "",
                 seconds: float = 0.0, **extra) -> None:

@@ -15,9 +15,10 @@ The rules, decided once:
   The intensity range is the caller's rule (the challenge files and LiteMedSAM need uint8
   values, the classical methods do not).
 * **Boxes** are ``(N, 4)`` ``[x0, y0, x1, y1]`` or ``(N, 6)`` ``[x0, y0, z0, x1, y1, z1]``
-  (one flat box is accepted as ``N = 1``), whole numbers, ``min <= max`` on every axis, and
-  inside the image with **inclusive** maxima. Boxes outside the image raise rather than being
-  clipped silently (``clip=True`` clips those that overlap it).
+  (one flat box is accepted as ``N = 1``; at most :data:`MAX_BOXES` = 65,535, what a uint16
+  label map can number), whole numbers, ``min <= max`` on every axis, and inside the image
+  with **inclusive** maxima. Boxes outside the image raise rather than being clipped
+  silently (``clip=True`` clips those that overlap it).
 * **Spacings** are ``ndim`` positive finite numbers in the challenge's (x, y[, z]) order.
 * **Label maps** are integer arrays (``bool`` masks become uint8) without negative labels.
 
@@ -47,7 +48,11 @@ __all__ = [
     "check_spacing",
     "check_labels",
     "spatial_ndim",
+    "MAX_BOXES",
 ]
+
+#: Most boxes one case may have: predictions are uint16 label maps, one label per box.
+MAX_BOXES = int(np.iinfo(np.uint16).max)
 
 _REAL_KINDS = "iuf"  # signed / unsigned integers, floats: bool is kind "b"
 
@@ -237,6 +242,9 @@ def check_boxes(boxes, spatial_shape, *, arg_name: str = "boxes", clip: bool = F
     if b.ndim != 2 or b.shape[1] != k:
         raise InvalidInputError(_shape_problem(arg_name, shape, ndim))
     b = _real_array(b, arg_name)
+    if len(b) > MAX_BOXES:  # refuse up front, not deep inside a segmentation
+        raise InvalidInputError(f"{arg_name} holds {len(b):,} boxes, more than the {MAX_BOXES:,} "
+                                "a uint16 label map can hold (one label per box)")
     found = _row_problem(b, ndim, spatial_shape, clip)
     if found is not None:
         i, problem = found

@@ -121,7 +121,7 @@ def _is_volume(image, boxes=None) -> bool:
 
 
 def default_slice(volume_shape, *, gt=None, boxes=None) -> int:
-    """Slice to show for a volume: most ground-truth voxels, else the first box's centre, else the middle."""
+    """Volume slice to show: most ground truth, else the first box's centre, else the middle."""
     if gt is not None:
         areas = np.count_nonzero(np.asarray(gt).reshape(np.asarray(gt).shape[0], -1), axis=1)
         if areas.max(initial=0) > 0:
@@ -146,7 +146,8 @@ def _boxes_on_slice(boxes, slice_index):
         raise ValueError(f"boxes must be (N, 4) or (N, 6), got shape {b.shape}")
     if slice_index is None:
         raise ValueError("3D boxes need slice_index= to be drawn on a 2D image")
-    return [(i + 1, row[[0, 1, 3, 4]]) for i, row in enumerate(b) if row[2] <= slice_index <= row[5]]
+    return [(i + 1, row[[0, 1, 3, 4]]) for i, row in enumerate(b)
+            if row[2] <= slice_index <= row[5]]
 
 
 # --------------------------------------------------------------------------- panels
@@ -288,7 +289,8 @@ def side_by_side(image, gt, results: Mapping, *, boxes, scores=None, times=None,
         if slice_index is None:
             slice_index = default_slice(img.shape, gt=gt, boxes=boxes)
         if not 0 <= int(slice_index) < img.shape[0]:
-            raise ValueError(f"slice_index {slice_index} outside the volume's {img.shape[0]} slices")
+            raise ValueError(f"slice_index {slice_index} outside the volume's "
+                             f"{img.shape[0]} slices")
         slice_index = int(slice_index)
         view = img[slice_index]
         gt = None if gt is None else gt[slice_index]
@@ -303,7 +305,8 @@ def side_by_side(image, gt, results: Mapping, *, boxes, scores=None, times=None,
     n_ids = max([len(np.asarray(boxes).reshape(-1, np.asarray(boxes).shape[-1]))
                  if np.asarray(boxes).size else 0]
                 + [int(m.max()) for m in [gt, *masks.values()] if m is not None and m.size])
-    panels = [("image + box", None, True)] + ([("ground truth", gt, False)] if gt is not None else [])
+    panels = ([("image + box", None, True)]
+              + ([("ground truth", gt, False)] if gt is not None else []))
     panels += [(name, m, False) for name, m in masks.items()]
     fig = _new_figure((panel_size * len(panels), panel_size + 0.6))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -372,7 +375,8 @@ def histogram_split(values, thresholds: Mapping, *, bins=100, title=None, synthe
     ax.set_ylabel("count")
     if thresholds:
         ax.legend(fontsize=8)
-    ax.set_title(_tag(title if title is not None else "intensity histogram", synthetic), fontsize=10)
+    ax.set_title(_tag(title if title is not None else "intensity histogram", synthetic),
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -537,7 +541,7 @@ def _group_mean(rows, by, hue, metric):
 
 def bar_by_modality(table, *, metric: str = "dsc", by: str = "modality", hue: str = "method",
                     title=None, synthetic=False):
-    """Grouped bars: mean ``metric`` per ``by`` (modality) for each ``hue`` (method), with SD whiskers.
+    """Grouped bars: mean ``metric`` per ``by`` (modality) for each ``hue`` (method), SD whiskers.
 
     Parameters
     ----------
@@ -553,7 +557,8 @@ def bar_by_modality(table, *, metric: str = "dsc", by: str = "modality", hue: st
 
     Examples
     --------
-    >>> t = {"modality": ["CT", "CT", "US", "US"], "method": ["a", "b", "a", "b"], "dsc": [.9, .8, .7, .6]}
+    >>> t = {"modality": ["CT", "CT", "US", "US"], "method": ["a", "b", "a", "b"],
+    ...      "dsc": [.9, .8, .7, .6]}
     >>> len(bar_by_modality(t).axes[0].patches)  # 2 modalities x 2 methods
     4
     """
@@ -568,7 +573,8 @@ def bar_by_modality(table, *, metric: str = "dsc", by: str = "modality", hue: st
     for j, h in enumerate(hues):
         means = [np.mean(acc[(g, h)]) if acc.get((g, h)) else np.nan for g in groups]
         sds = [np.std(acc[(g, h)]) if acc.get((g, h)) else 0.0 for g in groups]
-        ax.bar(x + (j - (len(hues) - 1) / 2) * width, means, width, yerr=sds, capsize=2, label=str(h))
+        ax.bar(x + (j - (len(hues) - 1) / 2) * width, means, width, yerr=sds, capsize=2,
+               label=str(h))
     ax.set_xticks(x, [str(g) for g in groups], rotation=30, ha="right")
     ax.set_ylabel(f"mean {metric}")
     if metric.lower() in ("dsc", "dice", "nsd"):
@@ -590,7 +596,8 @@ def time_vs_dice(table, *, time: str = "seconds", metric: str = "dsc", hue: str 
 
     Examples
     --------
-    >>> t = [{"method": "a", "seconds": 0.01, "dsc": 0.8}, {"method": "b", "seconds": 1.2, "dsc": 0.9}]
+    >>> t = [{"method": "a", "seconds": 0.01, "dsc": 0.8},
+    ...      {"method": "b", "seconds": 1.2, "dsc": 0.9}]
     >>> len(time_vs_dice(t).axes[0].collections)
     3
     """
@@ -650,14 +657,16 @@ def comparison_figures(fig_dir, result, worst_cases=()) -> list:
     table = [c for c in result.per_case if c["dsc"] is not None]
     tag = " (synthetic)" if any(c.get("synthetic") for c in table) else ""
     for metric in ("dsc", "nsd"):
-        save(bar_by_modality(table, metric=metric, hue="pipeline", title=f"{metric.upper()} per modality{tag}"),
+        save(bar_by_modality(table, metric=metric, hue="pipeline",
+                             title=f"{metric.upper()} per modality{tag}"),
              f"{metric}_by_modality.png")
     timed = [c for c in table if c["seconds"] is not None]
     if timed:
         save(time_vs_dice(timed, time="seconds", metric="dsc", hue="pipeline",
                           title=f"warm time vs DSC per case{tag}"), "time_vs_dice.png")
     for w in worst_cases:
-        save(side_by_side(w.image, w.gt, w.results, boxes=w.boxes, scores=w.scores, times=w.times,
-                          synthetic=w.synthetic, title=f"worst {w.rank} for {w.pipeline}: {w.name}"),
+        save(side_by_side(w.image, w.gt, w.results, boxes=w.boxes, scores=w.scores,
+                          times=w.times, synthetic=w.synthetic,
+                          title=f"worst {w.rank} for {w.pipeline}: {w.name}"),
              f"worst_{w.rank}_{w.name}.png")
     return written

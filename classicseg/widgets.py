@@ -66,7 +66,8 @@ def image_png(image) -> bytes:
     if a.ndim == 3 and a.shape[-1] == 4:
         a = a[..., :3]
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] == 3)) or a.size == 0:
-        raise ValueError(f"image must be a non-empty (H, W) or (H, W, 3) array, got shape {a.shape}")
+        raise ValueError(f"image must be a non-empty (H, W) or (H, W, 3) array, "
+                         f"got shape {a.shape}")
     a = to_uint8(a)
     if a.ndim == 3:
         a = cv2.cvtColor(np.ascontiguousarray(a), cv2.COLOR_RGB2BGR)  # OpenCV writes BGR
@@ -100,8 +101,8 @@ def widget_to_box(bbox: Mapping, shape) -> np.ndarray:
     """Box ``[x0, y0, x1, y1]`` (inclusive pixels, clipped to ``shape`` = (H, W, ...)) from a
     jupyter-bbox-widget dict ``{"x", "y", "width", "height"}`` in pixel-edge coordinates.
 
-    A pixel belongs to the box when its centre lies inside the rectangle; negative sizes (dragged up/left) are
-    normalised; a degenerate rectangle still selects one pixel.
+    A pixel belongs to the box when its centre lies inside the rectangle; negative sizes (dragged
+    up/left) are normalised; a degenerate rectangle still selects one pixel.
 
     Examples
     --------
@@ -216,7 +217,8 @@ def _import_ipympl():
         return importlib.import_module("ipympl.backend_nbagg")
     import matplotlib
 
-    prev, fallback = matplotlib.rcParams._get("backend"), matplotlib.rcParams._get("backend_fallback")
+    prev, fallback = (matplotlib.rcParams._get("backend"),
+                      matplotlib.rcParams._get("backend_fallback"))
     mod = importlib.import_module("ipympl.backend_nbagg")
     if matplotlib.rcParams._get("backend") is not prev:
         plt = sys.modules.get("matplotlib.pyplot")
@@ -292,7 +294,8 @@ class BoxSelector:
             elif a.ndim == 3:
                 self.volume = True
             else:
-                raise ValueError(f"image_or_volume must be (H, W), (H, W, 3) or (D, H, W), got shape {a.shape}")
+                raise ValueError(f"image_or_volume must be (H, W), (H, W, 3) or (D, H, W), "
+                                 f"got shape {a.shape}")
             if a.size == 0:
                 raise ValueError(f"image_or_volume is empty, shape {a.shape}")
             self.image = a
@@ -317,7 +320,8 @@ class BoxSelector:
             if slice_index is None:
                 slice_index = (z0 + z1) // 2
             if not 0 <= int(slice_index) < self.shape[0]:
-                raise ValueError(f"slice_index {slice_index} outside the volume's {self.shape[0]} slices")
+                raise ValueError(f"slice_index {slice_index} outside the volume's "
+                                 f"{self.shape[0]} slices")
             self.slice_slider = W.IntSlider(value=int(slice_index), min=0, max=self.shape[0] - 1,
                                             description="slice", continuous_update=False)
             self.z_slider = W.IntRangeSlider(value=(z0, z1), min=0, max=self.shape[0] - 1,
@@ -484,7 +488,8 @@ class BoxSelector:
         Canvas, FigureManager = nbagg.Canvas, nbagg.FigureManager
         img = to_uint8(self._current_slice_image())
         h, w = img.shape[:2]
-        fig = Figure(figsize=(min(8.0, 5.0 * w / max(h, w) + 0.5), min(8.0, 5.0 * h / max(h, w) + 0.5)))
+        fig = Figure(figsize=(min(8.0, 5.0 * w / max(h, w) + 0.5),
+                              min(8.0, 5.0 * h / max(h, w) + 0.5)))
         canvas = Canvas(fig)
         FigureManager(canvas, 0)  # wires toolbar and event handling to the canvas
         canvas.header_visible = False
@@ -493,7 +498,8 @@ class BoxSelector:
         ax.set_axis_off()
         # useblit=False: blitting needs a drawn background the ipympl canvas may not have yet.
         self._selector = RectangleSelector(ax, self._on_select, useblit=False, interactive=True,
-                                           button=[1], minspanx=0.5, minspany=0.5, spancoords="data",
+                                           button=[1], minspanx=0.5, minspany=0.5,
+                                           spancoords="data",
                                            props=dict(edgecolor="yellow", fill=False, linewidth=2))
         self._fig, self._canvas = fig, canvas
         self._selector.extents = box_to_extents(self._box)
@@ -620,7 +626,8 @@ class InteractiveComparison:
         case = self.case
         gt_show = None
         if case.gts is not None:
-            gt_show = (case.gts == self.label).astype(np.uint8) if self.label else np.zeros(case.gts.shape, np.uint8)
+            gt_show = ((case.gts == self.label).astype(np.uint8) if self.label
+                       else np.zeros(case.gts.shape, np.uint8))
         ran = {k: r for k, r in self.last.items() if r.ok}
         scores = ran if case.gts is not None else {}
         times = {k: r.seconds for k, r in ran.items()}

@@ -254,7 +254,7 @@ assert run.n_ok == 3 and report.n_scored == 3
 # The same from a terminal — here run as a subprocess, so you see exactly what a shell prints:
 
 # %%
-cli = subprocess.run([sys.executable, "-m", "classicseg.cli", "evaluate", str(mine / "predictions"),
+cli = subprocess.run([sys.executable, "-m", "classicseg", "evaluate", str(mine / "predictions"),
                       str(mine / "gts")], capture_output=True, text=True)
 print(cli.stdout)
 average = next(r for r in report.summary() if r["modality"] == "Average")

@@ -40,7 +40,8 @@ def _tiny_case(name: str, *, shape=None, n_labels: int = 2, spacing=(0.8, 0.8, 2
     width = shape[-1] // max(n_labels, 1)
     for k in range(n_labels):
         lo = [int(rng.integers(1, max(2, n // 4))) for n in shape[:-1]]
-        hi = [int(min(n - 1, l + rng.integers(max(2, n // 4), max(3, n // 2)))) for l, n in zip(lo, shape[:-1])]
+        hi = [int(min(n - 1, low + rng.integers(max(2, n // 4), max(3, n // 2))))
+              for low, n in zip(lo, shape[:-1])]
         x0, x1 = k * width + 1, (k + 1) * width - 2
         sl = tuple(slice(a, b + 1) for a, b in zip(lo, hi)) + (slice(x0, x1 + 1),)
         gts[sl] = k + 1
@@ -58,16 +59,17 @@ def _tiny_case(name: str, *, shape=None, n_labels: int = 2, spacing=(0.8, 0.8, 2
 
 @pytest.fixture
 def make_case():
-    """Factory: ``make_case(name, *, shape=None, n_labels=2, spacing=(0.8, 0.8, 2.5), seed=0) -> Case``.
+    """Factory ``make_case(name, *, shape=None, n_labels=2, spacing=(0.8, 0.8, 2.5), seed=0)``.
 
-    2D or 3D follows the ``2D``/``3D`` name prefix (e.g. ``"2DBox_US_0001"``, ``"3DBox_CT_0001"``).
+    Returns a ``Case``; 2D or 3D follows the ``2D``/``3D`` name prefix (e.g. ``"2DBox_US_0001"``,
+    ``"3DBox_CT_0001"``).
     """
     return _tiny_case
 
 
 @pytest.fixture
 def write_case(tmp_path):
-    """Factory: ``write_case(name, root=tmp_path, **make_case_kw) -> Case`` writing an imgs/ + gts/ pair."""
+    """Factory ``write_case(name, root=tmp_path, **make_case_kw) -> Case``: an imgs/ + gts/ pair."""
 
     def write(name: str, root: Path | None = None, **kw):
         from classicseg.io import save_case

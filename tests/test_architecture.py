@@ -91,7 +91,8 @@ def test_import_graph_has_no_cycle():
     graph = import_graph()
     # A package's __init__ importing its own submodules (re-exports) is not a dependency cycle
     # when those submodules import siblings directly; drop parent->child edges of __init__ files.
-    edges = {m: {t for t in ts if not (_is_package_init(m) and t.startswith(m + "."))} for m, ts in graph.items()}
+    edges = {m: {t for t in ts if not (_is_package_init(m) and t.startswith(m + "."))}
+             for m, ts in graph.items()}
     state: dict[str, int] = {}
     stack: list[str] = []
     cycles: list[list[str]] = []
@@ -125,7 +126,8 @@ def test_methods_import_no_models_torch_or_widgets():
     graph = import_graph()
     for m, ts in graph.items():
         if m.startswith("classicseg.methods"):
-            assert not {t for t in ts if t.startswith(("classicseg.models", "classicseg.widgets"))}, m
+            assert not {t for t in ts
+                        if t.startswith(("classicseg.models", "classicseg.widgets"))}, m
     for path in (PACKAGE / "methods").rglob("*.py"):
         src = path.read_text(encoding="utf-8")
         assert "import torch" not in src and "ipywidgets" not in src, path
@@ -136,14 +138,17 @@ def test_methods_import_no_models_torch_or_widgets():
                                     "classicseg.analysis.failures", "classicseg.cli"])
 def test_light_imports_load_no_torch_and_no_widgets(module):
     code = (f"import sys, {module}\n"
-            "heavy = [m for m in ('torch', 'ipywidgets', 'onnxruntime', 'dask') if m in sys.modules]\n"
+            "heavy = [m for m in ('torch', 'ipywidgets', 'onnxruntime', 'dask')"
+            " if m in sys.modules]\n"
             "print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
     assert out.strip() == "[]", f"import {module} loaded {out.strip()}"
 
 
 def test_python_dash_m_classicseg_help():
-    proc = subprocess.run([sys.executable, "-m", "classicseg", "--help"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "classicseg", "--help"], capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr
     assert "compare" in proc.stdout and "evaluate" in proc.stdout
 
@@ -152,6 +157,8 @@ def test_old_module_paths_are_deprecated_aliases():
     code = ("import warnings\n"
             "warnings.simplefilter('error', DeprecationWarning)\n"
             "from classicseg.pipeline import lessons\n"
-            "try:\n    lessons.tolerant_area_overlap\nexcept DeprecationWarning as e:\n    print('warned:', e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            "try:\n    lessons.tolerant_area_overlap\n"
+            "except DeprecationWarning as e:\n    print('warned:', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
     assert out.startswith("warned:") and "classicseg.analysis" in out

@@ -14,10 +14,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
@@ -25,7 +25,8 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 def _lines(path: Path) -> list[str]:
-    return [ln.split("#", 1)[0].strip() for ln in path.read_text().splitlines() if ln.split("#", 1)[0].strip()]
+    return [ln.split("#", 1)[0].strip() for ln in path.read_text().splitlines()
+            if ln.split("#", 1)[0].strip()]
 
 
 def _pins(path: Path) -> dict[str, str]:
@@ -45,7 +46,8 @@ def _repo2docker() -> list[str]:
     if found:
         return [found]
     pytest.skip("jupyter-repo2docker is not installed (it is in the dev extra: "
-                "pip install -c constraints.txt -e '.[dev]'); binder/ was NOT validated by repo2docker")
+                "pip install -c constraints.txt -e '.[dev]'); "
+                "binder/ was NOT validated by repo2docker")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,8 @@ def dockerfile() -> str:
     cmd = _repo2docker() + ["--no-build", "--debug", "."]
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300,
                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
-    assert out.returncode == 0, f"repo2docker rejected binder/:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    assert out.returncode == 0, (f"repo2docker rejected binder/:\n{out.stdout[-3000:]}\n"
+                                 f"{out.stderr[-3000:]}")
     text = out.stdout + out.stderr
     assert "FROM " in text, text[-2000:]
     return text
@@ -79,18 +82,20 @@ def test_requirements_use_cpu_torch_the_ci_pins_and_the_project():
     pins, ci = _pins(BINDER / "requirements.txt"), _pins(REPO / "constraints.txt")
     for pkg in ("torch", "torchvision"):
         assert pins[pkg].endswith("+cpu"), f"{pkg} must be the CPU build"
-        assert pins[pkg].removesuffix("+cpu") == ci[pkg], f"{pkg}: binder and constraints.txt disagree"
+        assert pins[pkg].removesuffix("+cpu") == ci[pkg], (
+            f"{pkg}: binder and constraints.txt disagree")
 
 
 def test_pins_cover_every_dependency_of_the_binder_extras():
-    """Each dependency of the installed extras has a CI-tested pin that satisfies the project's range."""
+    """Each dependency of the installed extras has a CI-tested pin within the project's range."""
     from packaging.requirements import Requirement
     from packaging.version import Version
 
     project = [ln for ln in _lines(BINDER / "requirements.txt") if ln.startswith(".")][0]
     extras = re.search(r"\[(.*)\]", project).group(1).split(",")
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    deps = list(meta["dependencies"]) + [d for e in extras for d in meta["optional-dependencies"][e.strip()]]
+    deps = list(meta["dependencies"]) + [d for e in extras
+                                         for d in meta["optional-dependencies"][e.strip()]]
     ci = _pins(REPO / "constraints.txt")
     for dep in deps:
         req = Requirement(dep)
@@ -98,7 +103,8 @@ def test_pins_cover_every_dependency_of_the_binder_extras():
             continue
         key = re.sub(r"[-_.]+", "-", req.name).lower()
         assert key in ci, f"{req.name} has no pin in constraints.txt"
-        assert Version(ci[key]) in req.specifier, f"{req.name}=={ci[key]} does not satisfy {req.specifier}"
+        assert Version(ci[key]) in req.specifier, (
+            f"{req.name}=={ci[key]} does not satisfy {req.specifier}")
     # Headless OpenCV only: the GUI build needs libGL, which the Binder image does not have.
     assert "opencv-python-headless" in ci and "opencv-python" not in ci
 
@@ -121,9 +127,11 @@ def test_runtime_and_postbuild():
 
 def test_local_build_context_leaves_out_the_venv_and_keeps_the_project():
     """binder/.dockerignore (read from binder/ by repo2docker) filters the build context."""
-    build = pytest.importorskip("docker.utils.build", reason="docker-py comes with jupyter-repo2docker")
+    build = pytest.importorskip("docker.utils.build",
+                                reason="docker-py comes with jupyter-repo2docker")
     lines = _lines(BINDER / ".dockerignore")
-    files = build.exclude_paths(str(REPO), lines)  # the function repo2docker builds its context with
+    # the function repo2docker builds its context with
+    files = build.exclude_paths(str(REPO), lines)
     top = {f.split("/", 1)[0] for f in files}
     assert {"classicseg", "notebooks", "binder", "pyproject.toml", "constraints.txt"} <= top
     assert not top & {".venv", "artifacts", "reports", ".pytest_cache"}

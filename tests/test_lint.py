@@ -18,12 +18,12 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_is_clean():
-    proc = subprocess.run([_tool("ruff"), "check", "--no-cache", "classicseg", "tests", "benchmarks"],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([_tool("ruff"), "check", "--no-cache", "classicseg", "tests",
+                           "benchmarks"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
 
 
 def test_notebook_code_cells_are_clean():
-    proc = subprocess.run([_tool("nbqa"), "ruff", "notebooks/", "--no-cache"], cwd=REPO, capture_output=True,
-                          text=True)
+    proc = subprocess.run([_tool("nbqa"), "ruff", "notebooks/", "--no-cache"], cwd=REPO,
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]

@@ -8,8 +8,15 @@ import pytest
 
 from classicseg import io, validation
 from classicseg.methods import microscopy, oct, pet
-from classicseg.validation import (InvalidInputError, check_box, check_boxes, check_image,
-                                   check_labels, check_rgb_image, check_spacing)
+from classicseg.validation import (
+    InvalidInputError,
+    check_box,
+    check_boxes,
+    check_image,
+    check_labels,
+    check_rgb_image,
+    check_spacing,
+)
 
 IMG2D = np.zeros((20, 30, 3), np.uint8)
 BOX2D = np.array([[2, 3, 10, 12]])
@@ -115,9 +122,11 @@ IMAGE_PATHS = [p for p in PATHS if p != "BoxSelector"]  # the selector's image i
 def _expected_image_problem(path, ndim, image):
     """Each path's image rule is one validation call (io: no grayscale; PET names ``volume``)."""
     if ndim == 3:
-        rule = lambda a: check_image(a, ndim=3, arg_name="volume" if path == "methods" else "image")
+        def rule(a):
+            return check_image(a, ndim=3, arg_name="volume" if path == "methods" else "image")
     elif path in ("Case", "load_case"):
-        rule = lambda a: check_rgb_image(a, allow_gray=False)
+        def rule(a):
+            return check_rgb_image(a, allow_gray=False)
     else:
         rule = check_rgb_image
     return _problem(rule, image)

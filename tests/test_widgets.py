@@ -9,19 +9,28 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
+from classicseg import widgets  # noqa: E402
 from classicseg.analysis.failures import GalleryRow, rank_by_gap  # noqa: E402
 from classicseg.analysis.scores import MethodScore  # noqa: E402
 from classicseg.boxes import box_mask  # noqa: E402
 from classicseg.result import SegmentationResult  # noqa: E402
-from classicseg import widgets  # noqa: E402
 from classicseg.widgets import (  # noqa: E402
-    BoxSelector, FailureGallery, InteractiveComparison, box_to_extents, box_to_widget,
-    extents_to_box, image_png, target_label, widget_to_box,
+    BoxSelector,
+    FailureGallery,
+    InteractiveComparison,
+    box_to_extents,
+    box_to_widget,
+    extents_to_box,
+    image_png,
+    target_label,
+    widget_to_box,
 )
 
 # jupyter-bbox-widget 0.7 and ipympl 0.10 trip traitlets deprecations; not our code.
-pytestmark = [pytest.mark.filterwarnings("ignore:Traits should be given as instances:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:Passing unrecognized arguments to super:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Traits should be given as instances:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Passing unrecognized arguments to super:DeprecationWarning"),
+]
 
 BACKENDS = ["bbox", "ipympl"]
 
@@ -63,7 +72,8 @@ def test_png_roundtrip_keeps_pixels_and_channel_order():
     rgb[2, 3] = (1, 2, 3)
     png = image_png(rgb)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    back = cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    back = cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR),
+                        cv2.COLOR_BGR2RGB)
     np.testing.assert_array_equal(back, rgb)
     gray = np.arange(12, dtype=np.uint16).reshape(3, 4) * 1000  # non-uint8 -> scaled
     g = cv2.imdecode(np.frombuffer(image_png(gray), np.uint8), cv2.IMREAD_UNCHANGED)
@@ -85,20 +95,25 @@ def test_widget_and_extent_conversions_roundtrip(box):
 
 def test_widget_to_box_rounds_clips_and_normalises():
     shape = (30, 40)  # H, W
-    # Pixel i is in when its centre i + 0.5 is inside: x from 2.6 covers pixel 2 (centre 2.5)? no -> 3.
-    assert widget_to_box({"x": 2.6, "y": 1.4, "width": 5.0, "height": 3.0}, shape).tolist() == [3, 1, 7, 3]
+    # Pixel i is in when its centre i + 0.5 is inside: x from 2.6 misses pixel 2 (centre 2.5) -> 3.
+    assert widget_to_box({"x": 2.6, "y": 1.4, "width": 5.0, "height": 3.0},
+                         shape).tolist() == [3, 1, 7, 3]
     # Dragged up-left (negative size) == the same rectangle drawn down-right.
     assert (widget_to_box({"x": 12, "y": 9, "width": -10, "height": -5}, shape).tolist()
-            == widget_to_box({"x": 2, "y": 4, "width": 10, "height": 5}, shape).tolist() == [2, 4, 11, 8])
+            == widget_to_box({"x": 2, "y": 4, "width": 10, "height": 5}, shape).tolist()
+            == [2, 4, 11, 8])
     # Partly outside: clipped to the image.
-    assert widget_to_box({"x": -7, "y": 25, "width": 60, "height": 30}, shape).tolist() == [0, 25, 39, 29]
+    assert widget_to_box({"x": -7, "y": 25, "width": 60, "height": 30},
+                         shape).tolist() == [0, 25, 39, 29]
     # A click without a drag still selects one pixel.
-    assert widget_to_box({"x": 5.2, "y": 5.2, "width": 0, "height": 0}, shape).tolist() == [5, 5, 5, 5]
+    assert widget_to_box({"x": 5.2, "y": 5.2, "width": 0, "height": 0},
+                         shape).tolist() == [5, 5, 5, 5]
     # The ipympl path agrees with the bbox path on the same rectangle (edges shifted by 0.5).
     assert extents_to_box((1.5, 11.5, 3.5, 8.5), shape).tolist() == [2, 4, 11, 8]
 
 
-@pytest.mark.parametrize("bad", [{"x": 1, "y": 2, "width": 3}, {"x": "a", "y": 0, "width": 1, "height": 1},
+@pytest.mark.parametrize("bad", [{"x": 1, "y": 2, "width": 3},
+                                 {"x": "a", "y": 0, "width": 1, "height": 1},
                                  {"x": math.nan, "y": 0, "width": 1, "height": 1}])
 def test_widget_to_box_rejects_malformed_dicts(bad):
     with pytest.raises(ValueError, match="widget box"):
@@ -194,12 +209,14 @@ def test_drawing_a_new_box_in_the_bbox_widget_replaces_the_old_one():
     seen = []
     sel = BoxSelector(np.zeros((40, 40, 3), np.uint8), backend="bbox", on_change=seen.append)
     # What the front end sends after a drag: the old box plus the new one, float coordinates.
-    sel._canvas.bboxes = sel._canvas.bboxes + [{"x": 3.2, "y": 4.0, "width": 10.1, "height": 8.0, "label": "box"}]
+    sel._canvas.bboxes = sel._canvas.bboxes + [
+        {"x": 3.2, "y": 4.0, "width": 10.1, "height": 8.0, "label": "box"}]
     assert sel.box.tolist() == [3, 4, 12, 11]
     assert [b.tolist() for b in seen] == [[3, 4, 12, 11]]
     assert len(sel._canvas.bboxes) == 1  # only the active prompt stays on screen
     # Mouse-down syncs a 0 x 0 rectangle before the drag: ignored, and the list is left alone.
-    sel._canvas.bboxes = sel._canvas.bboxes + [{"x": 30, "y": 30, "width": 0, "height": 0, "label": "box"}]
+    sel._canvas.bboxes = sel._canvas.bboxes + [
+        {"x": 30, "y": 30, "width": 0, "height": 0, "label": "box"}]
     assert sel.box.tolist() == [3, 4, 12, 11] and len(sel._canvas.bboxes) == 2 and len(seen) == 1
     # Deleting every box keeps the last prompt (and puts it back on screen).
     sel._canvas.bboxes = []
@@ -268,7 +285,8 @@ def test_import_classicseg_does_not_import_widget_libraries():
     import sys
 
     code = ("import sys, classicseg; "
-            "bad = [m for m in ('ipywidgets', 'jupyter_bbox_widget', 'ipympl', 'torch') if m in sys.modules]; "
+            "bad = [m for m in ('ipywidgets', 'jupyter_bbox_widget', 'ipympl', 'torch') "
+            "if m in sys.modules]; "
             "print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -384,8 +402,9 @@ def test_failure_gallery_widget_offers_rows_in_the_order_given_and_switches(make
     for i, gap in enumerate([0.1, -0.6, 0.3]):
         c = make_case("2DBox_US_0001", seed=i)
         rows.append(GalleryRow(f"c{i}", c.image, c.gts, {"a": c.gts, "b": np.zeros_like(c.gts)},
-                               {"a": 0.5 + gap / 2, "b": 0.5 - gap / 2}, boxes=c.boxes, synthetic=True))
-    g = FailureGallery(rank_by_gap(rows, "a", "b", absolute=True), n=2)   # ranked in analysis
+                               {"a": 0.5 + gap / 2, "b": 0.5 - gap / 2}, boxes=c.boxes,
+                               synthetic=True))
+    g = FailureGallery(rank_by_gap(rows, "a", "b", absolute=True), n=2)  # ranked in analysis
     assert [r.name for r in g.rows] == ["c1", "c2"]
     assert [o[0] for o in g.dropdown.options] == ["1. c1", "2. c2"]
     first = g.image.value
@@ -414,5 +433,6 @@ def test_ipympl_selector_leaves_the_users_matplotlib_backend_alone():
             "import numpy as np; from classicseg.widgets import BoxSelector; "
             "BoxSelector(np.zeros((8, 8), np.uint8), backend='ipympl'); "
             "after = matplotlib.get_backend(); print(before, after); assert before == after")
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                         text=True)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -346,7 +346,7 @@ def _pairs(iou_pred, dice_values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def flag_failures(iou_pred, dice_values, *, threshold: float, fail_below: float = 0.5) -> dict:
-    """How well "flag a box when ``iou_pred < threshold``" finds the boxes with Dice < ``fail_below``.
+    """How well "flag a box when ``iou_pred < threshold``" finds boxes with Dice < ``fail_below``.
 
     Parameters
     ----------
@@ -391,7 +391,8 @@ def flag_curve(iou_pred, dice_values, *, fail_below: float = 0.5, thresholds=Non
     """
     x, y = _pairs(iou_pred, dice_values)
     if thresholds is None:
-        thresholds = np.concatenate([np.unique(x), [np.nextafter(x.max(), np.inf)]]) if x.size else []
+        thresholds = (np.concatenate([np.unique(x), [np.nextafter(x.max(), np.inf)]]) if x.size
+                      else [])
     return [flag_failures(x, y, threshold=float(t), fail_below=fail_below) for t in thresholds]
 
 

@@ -169,8 +169,9 @@ def subsampling_sweep(segment: Callable, case, s_values: Iterable[int] = (1, 2, 
         seconds = time.perf_counter() - t0
         sc = score_case(case.gts, res.segs, spacing=case.spacing, flavour=flavour)
         slices = [len(b.extra["slices"]) for b in res.boxes if "slices" in b.extra]
-        rows.append({"s": int(s), "dsc": float(sc["dsc"]), "nsd": float(sc["nsd"]), "seconds": seconds,
-                     "model_slices": int(sum(slices)) if slices else None, "segs": res.segs})
+        rows.append({"s": int(s), "dsc": float(sc["dsc"]), "nsd": float(sc["nsd"]),
+                     "seconds": seconds, "model_slices": int(sum(slices)) if slices else None,
+                     "segs": res.segs})
     ref = next((r["segs"] for r in rows if r["s"] == reference_s), None)
     for r in rows:
         r["dice_vs_ref"] = float(dice(ref != 0, r["segs"] != 0)) if ref is not None else math.nan
@@ -202,12 +203,14 @@ def box_values(image, boxes, *, channel: int = 0) -> np.ndarray:
     if img.ndim == 3 and b.shape[1] == 4 and img.shape[-1] in (3, 4):
         img = img[..., channel]
     if b.shape[1] != 2 * img.ndim:
-        raise ValueError(f"boxes of width {b.shape[1]} do not fit an image of shape {np.asarray(image).shape}")
+        raise ValueError(f"boxes of width {b.shape[1]} do not fit an image of shape "
+                         f"{np.asarray(image).shape}")
     return np.concatenate([img[box_slices(row)].ravel() for row in b])
 
 
-def threshold_study(case, *, method: str = "ght", nu: float = 1e60, tau: float = 1e-30, kappa: float = 0.0,
-                    omega: float = 0.5, force: bool = True, **options) -> dict:
+def threshold_study(case, *, method: str = "ght", nu: float = 1e60, tau: float = 1e-30,
+                    kappa: float = 0.0, omega: float = 0.5, force: bool = True,
+                    **options) -> dict:
     """Segment a PET or OCT case with one histogram threshold and score it.
 
     PET uses :func:`classicseg.methods.pet.segment_pet` (bright lesions, 100 bins, volume
@@ -233,7 +236,8 @@ def threshold_study(case, *, method: str = "ght", nu: float = 1e60, tau: float =
 
         res = segment_oct(case.image, case.boxes, **params)
     else:
-        raise ValueError(f"{case.name}: threshold_study handles PET and OCT cases, not {case.modality!r}")
+        raise ValueError(f"{case.name}: threshold_study handles PET and OCT cases, "
+                         f"not {case.modality!r}")
     sc = score_case(case.gts, res.segs, spacing=case.spacing if case.is_3d else None)
     ex = [b.extra for b in res.boxes]
     return {"threshold": float(ex[0]["threshold"]) if ex else math.nan, "dsc": float(sc["dsc"]),
@@ -256,7 +260,8 @@ def subset_case(case, indices):
     >>> import numpy as np
     >>> from classicseg.io import Case
     >>> gt = np.array([[1, 2, 3]], np.uint16)
-    >>> c = Case("2DBox_Microscopy_1", np.zeros((1, 3, 3), np.uint8), np.array([[0, 0, 0, 0], [1, 0, 1, 0], [2, 0, 2, 0]]), gts=gt)
+    >>> c = Case("2DBox_Microscopy_1", np.zeros((1, 3, 3), np.uint8),
+    ...          np.array([[0, 0, 0, 0], [1, 0, 1, 0], [2, 0, 2, 0]]), gts=gt)
     >>> sub = subset_case(c, [2, 0])
     >>> sub.boxes.tolist(), sub.gts.tolist()
     ([[2, 0, 2, 0], [0, 0, 0, 0]], [[2, 0, 1]])
@@ -273,7 +278,8 @@ def subset_case(case, indices):
         lut = np.zeros(max(int(case.gts.max()), case.n_boxes) + 1, np.uint16)
         lut[idx + 1] = np.arange(1, idx.size + 1)
         gts = lut[case.gts]
-    return replace(case, boxes=case.boxes[idx].copy(), gts=gts, meta={**case.meta, "subset": idx.tolist()})
+    return replace(case, boxes=case.boxes[idx].copy(), gts=gts,
+                   meta={**case.meta, "subset": idx.tolist()})
 
 
 def per_box_table(case, results: Mapping, *, iou_of: str | None = None) -> list[dict]:
@@ -300,7 +306,8 @@ def per_box_table(case, results: Mapping, *, iou_of: str | None = None) -> list[
     >>> import numpy as np
     >>> from classicseg.io import Case
     >>> gt = np.zeros((10, 10), np.uint16); gt[1:4, 1:4] = 1
-    >>> case = Case("2DBox_US_toy", np.zeros((10, 10, 3), np.uint8), np.array([[0, 0, 4, 4]]), gts=gt)
+    >>> case = Case("2DBox_US_toy", np.zeros((10, 10, 3), np.uint8), np.array([[0, 0, 4, 4]]),
+    ...             gts=gt)
     >>> per_box_table(case, {"truth": gt, "nothing": 0 * gt})
     [{'box': 0, 'side': 5, 'area': 25, 'gt_pixels': 9, 'dsc': {'truth': 1.0, 'nothing': 0.0}}]
     """
@@ -331,7 +338,7 @@ def scaled_boxes(boxes, margin: float, shape) -> np.ndarray:
 
     Examples
     --------
-    >>> scaled_boxes([[10, 10, 19, 29]], 0.1, (40, 40)).tolist()   # 10 x 20 box, +1 / +2 px per side
+    >>> scaled_boxes([[10, 10, 19, 29]], 0.1, (40, 40)).tolist()  # 10 x 20 box, +1 / +2 px a side
     [[9, 8, 20, 31]]
     >>> scaled_boxes([[0, 0, 9, 9]], 0.5, (12, 12)).tolist()       # clipped to the image
     [[0, 0, 11, 11]]

@@ -10,8 +10,8 @@ Only numpy, scipy, scikit-image and OpenCV are used here (never torch).
 - :mod:`.oct` -- threshold below (2D, dark fluid)
 - :mod:`.microscopy` -- channel rules, circle rule, k-means, two-channel threshold
 - :mod:`.interpolation` -- shape-based interpolation and sparse-slice plans
-- :mod:`.postprocess` -- largest component, hole filling, box filter
-- :mod:`.ellipse` -- ellipse fit (fetal-head ultrasound)
+- :mod:`.postprocess` -- the one post-processing vocabulary (none / box / lcc / full)
+- :mod:`.ellipse` -- ellipse fit and the model-free skull-ellipse segmenter (fetal-head ultrasound)
 """
 
 import lazy_loader as _lazy
@@ -26,9 +26,11 @@ __getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
     "microscopy": ["classify_channels", "box_has_circle", "circle_fraction", "kmeans_split",
                    "segment_kmeans", "segment_two_channel"],
     "interpolation": ["shape_interpolate", "signed_distance", "plan_sparse_slices", "fill_slices",
-                      "segment_sparse_3d"],
-    "postprocess": ["largest_component", "fill_holes", "box_filter", "postprocess_mask"],
-    "ellipse": ["Ellipse", "fit_ellipse", "ellipse_mask"],
+                      "segment_sparse_3d", "interpolate_from_slices"],
+    "postprocess": ["POSTPROCESS", "parse_postprocess", "apply_postprocess", "largest_component",
+                    "fill_holes", "box_filter", "postprocess_mask", "relabel_result", "postprocessed"],
+    "ellipse": ["Ellipse", "fit_ellipse", "ellipse_mask", "ellipse_result", "ellipse_agreement",
+                "skull_ellipse"],
 })
 _lazy_getattr = __getattr__
 #: 0.1 threshold names, resolved by the thresholds module on every use (so they warn each time).

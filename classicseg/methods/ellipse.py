@@ -19,7 +19,8 @@ Examples
 >>> e = fit_ellipse(m)
 >>> round(e.semi_major), round(e.semi_minor), round(e.center_x), round(e.center_y)
 (50, 30, 80, 60)
->>> dice = 2 * (ellipse_mask(m.shape, e) & m.astype(bool)).sum() / (m.sum() + ellipse_mask(m.shape, e).sum())
+>>> dice = (2 * (ellipse_mask(m.shape, e) & m.astype(bool)).sum()
+...         / (m.sum() + ellipse_mask(m.shape, e).sum()))
 >>> bool(dice > 0.97)
 True
 """
@@ -103,7 +104,8 @@ def fit_ellipse(mask) -> Ellipse:
         raise ValueError("mask is empty: no outline to fit an ellipse to")
     outline = max(contours, key=cv2.contourArea)
     if len(outline) < 5:
-        raise ValueError(f"the mask's outline has {len(outline)} points; an ellipse fit needs at least 5")
+        raise ValueError(f"the mask's outline has {len(outline)} points; "
+                         "an ellipse fit needs at least 5")
     (cx, cy), (w, h), angle = cv2.fitEllipse(outline)
     return Ellipse(float(cx), float(cy), float(w), float(h), float(angle))
 

@@ -197,7 +197,8 @@ def _kmeans_labels_opencv(crop, *, seed, attempts, max_iter, eps):
     data = crop.reshape(-1, 1).astype(np.float32)
     cv2.setRNGSeed(int(seed))  # OpenCV's global RNG: makes the random restarts repeatable
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, int(max_iter), float(eps))
-    _, labels, centres = cv2.kmeans(data, 2, None, criteria, int(attempts), cv2.KMEANS_RANDOM_CENTERS)
+    _, labels, centres = cv2.kmeans(data, 2, None, criteria, int(attempts),
+                                    cv2.KMEANS_RANDOM_CENTERS)
     upper = int(np.argmax(centres[:, 0]))
     return (labels.reshape(crop.shape) == upper)
 
@@ -249,7 +250,8 @@ def segment_kmeans(image, boxes, *, seed: int = 0, backend: str = "exact", windo
     if int(window) < 1:
         raise ValueError(f"window must be >= 1, got {window!r}")
     if skip_large_fraction is not None and not 0 < skip_large_fraction <= 1:
-        raise ValueError(f"skip_large_fraction must be in (0, 1] or None, got {skip_large_fraction!r}")
+        raise ValueError(f"skip_large_fraction must be in (0, 1] or None, "
+                         f"got {skip_large_fraction!r}")
     if img.ndim == 3:
         if not (isinstance(channel, (int, np.integer)) and 0 <= channel < 3):
             raise ValueError(f"channel must be 0, 1 or 2, got {channel!r}")
@@ -259,7 +261,8 @@ def segment_kmeans(image, boxes, *, seed: int = 0, backend: str = "exact", windo
     for i, where, crop in crops(img, boxes):
         t0 = time.perf_counter()
         if skip_large_fraction is not None and crop.size > skip_large_fraction * img.size:
-            res.add_box(i, np.zeros(crop.shape, bool), where, method="skipped", seconds=time.perf_counter() - t0,
+            res.add_box(i, np.zeros(crop.shape, bool), where, method="skipped",
+                        seconds=time.perf_counter() - t0,
                         reason=f"k-means: box covers {crop.size / img.size:.1%} of the image "
                                f"> {skip_large_fraction:.0%} (reference rule), left empty")
             continue
@@ -272,10 +275,12 @@ def segment_kmeans(image, boxes, *, seed: int = 0, backend: str = "exact", windo
                 thr = kmeans_split(crop)
                 upper = crop > thr
             else:
-                upper = _kmeans_labels_opencv(crop, seed=seed, attempts=attempts, max_iter=max_iter, eps=eps)
+                upper = _kmeans_labels_opencv(crop, seed=seed, attempts=attempts, max_iter=max_iter,
+                                              eps=eps)
             frac = upper[_window(crop.shape, int(window))].mean()
             fg = upper if frac >= 0.5 else ~upper
-            how = f"{'upper' if frac >= 0.5 else 'lower'} cluster holds {max(frac, 1 - frac):.0%} of the centre window"
+            how = (f"{'upper' if frac >= 0.5 else 'lower'} cluster holds "
+                   f"{max(frac, 1 - frac):.0%} of the centre window")
         inverted = False
         if invert_border_rule:
             borders = (fg[0], fg[-1], fg[:, 0], fg[:, -1])

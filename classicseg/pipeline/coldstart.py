@@ -14,7 +14,8 @@ Examples
 >>> from classicseg.pipeline.core import Pipeline
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> vol = np.zeros((6, 20, 20), np.uint8); vol[2:5, 5:12, 5:12] = 200
->>> p = save_case(Case("3DBox_PET_0001", vol, np.array([[4, 4, 1, 12, 12, 5]])), d / "3DBox_PET_0001.npz")
+>>> p = save_case(Case("3DBox_PET_0001", vol, np.array([[4, 4, 1, 12, 12, 5]])),
+...               d / "3DBox_PET_0001.npz")
 >>> log = run_cold(Pipeline(), p, d / "out" / p.name)
 >>> log.status, log.cold_seconds > log.seconds
 ('ok', True)
@@ -37,11 +38,13 @@ __all__ = ["run_cold", "pipeline_from_options"]
 
 def _options(pipeline) -> dict:
     if type(pipeline.models) is not Models:
-        raise ValueError("cold-start timing rebuilds the pipeline in a new process and needs the default "
-                         f"model provider (classicseg.pipeline.core.Models), not {type(pipeline.models).__name__}")
+        raise ValueError("cold-start timing rebuilds the pipeline in a new process and needs the "
+                         "default model provider (classicseg.pipeline.core.Models), "
+                         f"not {type(pipeline.models).__name__}")
     m = pipeline.models
     return {**pipeline.options(),
-            "models": {"weights": m.weights, "backend": m.backend, "optimize": m.optimize, "device": m.device,
+            "models": {"weights": m.weights, "backend": m.backend, "optimize": m.optimize,
+                       "device": m.device,
                        "warmup": False}}  # a challenge container gets no warm-up pass either
 
 
@@ -76,8 +79,9 @@ def run_cold(pipeline, in_path, out_path, *, overwrite: bool = False, n_threads:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m classicseg.pipeline.coldstart",
-                                     description="Segment one challenge file in this (fresh) process.")
+    parser = argparse.ArgumentParser(
+        prog="python -m classicseg.pipeline.coldstart",
+        description="Segment one challenge file in this (fresh) process.")
     parser.add_argument("input")
     parser.add_argument("output")
     parser.add_argument("--options", default="{}", help="JSON from Pipeline.options()")

@@ -77,8 +77,8 @@ class Models:
     fakes; the instance is small and picklable (models live in a module-level cache).
     """
 
-    def __init__(self, *, weights=None, backend: str = "torch", optimize: bool = True, device: str = "cpu",
-                 warmup: bool = True):
+    def __init__(self, *, weights=None, backend: str = "torch", optimize: bool = True,
+                 device: str = "cpu", warmup: bool = True):
         self.warmup = bool(warmup)
         self.weights = None if weights is None else str(weights)
         self.backend = backend
@@ -93,7 +93,8 @@ class Models:
     # -- override these to inject fakes
     def load_litemedsam(self):
         from ..models.litemedsam.predictor import LiteMedSAM
-        return LiteMedSAM.load(self.weights, device=self.device, optimize=self.optimize, backend=self.backend)
+        return LiteMedSAM.load(self.weights, device=self.device, optimize=self.optimize,
+                               backend=self.backend)
 
     def load_mobileunet(self, modality: str):
         from ..models.mobileunet.segmenter import MobileUNetSegmenter
@@ -165,10 +166,11 @@ class Pipeline:
             raise ValueError(f"mode must be 'paper' or 'baseline', got {self.mode!r}")
         if self.mode == "baseline" and (self.s is not None or self.postprocess is not None
                                         or self.method not in ("auto", "medsam", "litemedsam")):
-            raise ValueError("baseline mode is fixed (LiteMedSAM everywhere, s=1, no post-processing); "
-                             "drop method/s/postprocess or use mode='paper'")
+            raise ValueError("baseline mode is fixed (LiteMedSAM everywhere, s=1, "
+                             "no post-processing); drop method/s/postprocess or use mode='paper'")
         if self.name is None:
-            self.name = self.mode if isinstance(self.method, Mapping) or self.method == "auto" else str(self.method)
+            self.name = (self.mode if isinstance(self.method, Mapping) or self.method == "auto"
+                         else str(self.method))
         # validate options now, so a bad --method/--modality fails before the first case
         from ..io import MODALITIES
         from .router import canonical_modality, normalize_method
@@ -194,12 +196,14 @@ class Pipeline:
     def route(self, case: Case) -> Route:
         """The :class:`Route` this pipeline takes for ``case`` (no segmentation)."""
         return route(case, method=self._method_for(case), s=self.s, postprocess=self.postprocess,
-                     mode=self.mode, modality=self.modality, mobileunet_available=self.models.has_mobileunet)
+                     mode=self.mode, modality=self.modality,
+                     mobileunet_available=self.models.has_mobileunet)
 
     def options(self) -> dict:
         """JSON-able settings (the cold-start child process rebuilds the pipeline from them)."""
-        return {"mode": self.mode, "method": self.method, "s": self.s, "postprocess": self.postprocess,
-                "modality": self.modality, "crop": self.crop, "name": self.name}
+        return {"mode": self.mode, "method": self.method, "s": self.s,
+                "postprocess": self.postprocess, "modality": self.modality, "crop": self.crop,
+                "name": self.name}
 
     # ------------------------------------------------------------------ segmenting
     def segment(self, case: Case) -> SegmentationResult:

@@ -42,8 +42,8 @@ from typing import Callable, Mapping
 
 from ..io import MODALITIES, Case
 
-__all__ = ["Route", "route", "resolve_s", "normalize_method", "canonical_modality", "METHODS", "PAPER_S",
-           "CIRCLE_FRACTION_LIMIT", "mobileunet_weights_available"]
+__all__ = ["Route", "route", "resolve_s", "normalize_method", "canonical_modality", "METHODS",
+           "PAPER_S", "CIRCLE_FRACTION_LIMIT", "mobileunet_weights_available"]
 
 #: Methods the router can choose; ``--method`` also accepts ``medsam`` and ``auto``.
 METHODS = ("litemedsam", "ght", "kmeans", "threshold", "mobileunet")
@@ -93,8 +93,9 @@ class Route:
     details: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"method": self.method, "reason": self.reason, "modality": self.modality, "s": self.s,
-                "postprocess": self.postprocess, "variant": self.variant, "details": dict(self.details)}
+        return {"method": self.method, "reason": self.reason, "modality": self.modality,
+                "s": self.s, "postprocess": self.postprocess, "variant": self.variant,
+                "details": dict(self.details)}
 
 
 def normalize_method(method: str) -> str:
@@ -206,7 +207,8 @@ def _microscopy(case: Case, mod: str, *, circle_limit: float, **_) -> tuple[str,
         return "litemedsam", "rgb", "Microscopy RGB -> LiteMedSAM", {}
     if kind == "two-channel":
         return ("threshold", "two-channel",
-                "Microscopy two-channel (one channel all zeros) -> global mean-intensity threshold", {})
+                "Microscopy two-channel (one channel all zeros) -> global mean-intensity threshold",
+                {})
     frac = float(circle_fraction(case.image, case.boxes))
     details = {"circle_fraction": frac}
     seen = f"Microscopy grayscale, {frac:.0%} of boxes contain a Hough circle"
@@ -312,8 +314,10 @@ def route(case: Case, *, method: str = "auto", s=None, postprocess=None, mode: s
 
     if mode == "baseline":
         if forced not in ("auto", "litemedsam"):
-            raise ValueError(f"baseline mode is LiteMedSAM everywhere; method={method!r} contradicts it")
-        return Route("litemedsam", "baseline: LiteMedSAM everywhere (every slice, no post-processing)",
+            raise ValueError(f"baseline mode is LiteMedSAM everywhere; "
+                             f"method={method!r} contradicts it")
+        return Route("litemedsam",
+                     "baseline: LiteMedSAM everywhere (every slice, no post-processing)",
                      mod, s=1, postprocess="none")
 
     if forced != "auto":
@@ -322,8 +326,8 @@ def route(case: Case, *, method: str = "auto", s=None, postprocess=None, mode: s
         reason = f"forced by method={method!r}{note}"
     else:
         if mod is None:
-            raise ValueError(f"{case.name}: cannot tell the modality from the file name; pass modality= "
-                             f"(one of {MODALITIES}) or force a method")
+            raise ValueError(f"{case.name}: cannot tell the modality from the file name; "
+                             f"pass modality= (one of {MODALITIES}) or force a method")
         if mod not in _BY_MODALITY:  # pragma: no cover - the registry covers MODALITIES
             raise ValueError(f"{case.name}: no route for modality {mod!r}")
         chosen, variant, reason, details = _BY_MODALITY[mod](
@@ -337,7 +341,7 @@ def route(case: Case, *, method: str = "auto", s=None, postprocess=None, mode: s
 
 
 def canonical_modality(modality: str) -> str:
-    """Canonical modality name for a user override (``"oct"``, ``"X-Ray"``, ...); ValueError if unknown."""
+    """Canonical name of a modality override (``"oct"``, ``"X-Ray"``...); ValueError if unknown."""
     from ..io import _ALIASES as IO_ALIASES  # one alias table for file names and overrides
 
     if modality in MODALITIES:

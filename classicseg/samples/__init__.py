@@ -23,7 +23,10 @@ __all__ = ["SampleInfo", "list", "get_info", "load", "write", "file_name", "gall
 
 
 def gallery_figure(names=None, **kwargs):
-    """Figure of samples with boxes and ground truth (see :func:`classicseg.samples.gallery.gallery_figure`)."""
+    """Figure of samples with boxes and ground truth.
+
+    See :func:`classicseg.samples.gallery.gallery_figure`.
+    """
     from .gallery import gallery_figure as _gallery
 
     return _gallery(names, **kwargs)
@@ -36,6 +39,7 @@ def load_directory(path, *, gt_dir=None, errors: str = "raise", modality: str | 
 
     from ..io import iter_cases
 
-    warnings.warn("classicseg.samples.load_directory moved to classicseg.io.iter_cases; the old name goes "
-                  "away in classicseg 0.3", DeprecationWarning, stacklevel=2)
-    return iter_cases(path, gt_dir, errors=errors, modality=modality, allow_extra_keys=allow_extra_keys)
+    warnings.warn("classicseg.samples.load_directory moved to classicseg.io.iter_cases; "
+                  "the old name goes away in classicseg 0.3", DeprecationWarning, stacklevel=2)
+    return iter_cases(path, gt_dir, errors=errors, modality=modality,
+                      allow_extra_keys=allow_extra_keys)

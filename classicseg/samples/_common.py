@@ -56,7 +56,8 @@ def superellipse(shape, center, radii, *, angle: float = 0.0) -> np.ndarray:
     ``center`` and ``radii`` are in array axis order; ``angle`` (radians) rotates the
     last two axes (the image plane).
     """
-    grids = np.meshgrid(*[np.arange(s, dtype=np.float64) for s in shape], indexing="ij", sparse=True)
+    grids = np.meshgrid(*[np.arange(s, dtype=np.float64) for s in shape], indexing="ij",
+                        sparse=True)
     d = [g - c for g, c in zip(grids, center)]
     if angle:
         ca, sa = np.cos(angle), np.sin(angle)
@@ -66,8 +67,9 @@ def superellipse(shape, center, radii, *, angle: float = 0.0) -> np.ndarray:
     return np.sqrt(r2)
 
 
-def radial_blob(shape, center, radius: float, rng: np.random.Generator, *, irregularity: float = 0.15,
-                harmonics=(2, 3, 4, 5, 7), aspect: float = 1.0, angle: float = 0.0) -> np.ndarray:
+def radial_blob(shape, center, radius: float, rng: np.random.Generator, *,
+                irregularity: float = 0.15, harmonics=(2, 3, 4, 5, 7), aspect: float = 1.0,
+                angle: float = 0.0) -> np.ndarray:
     """Signed "level" of a 2D star-shaped blob: ``< 0`` inside, ``0`` on the border.
 
     The border radius is ``radius * (1 + sum_k a_k cos(k theta + phi_k))`` with random
@@ -75,8 +77,8 @@ def radial_blob(shape, center, radius: float, rng: np.random.Generator, *, irreg
     exactly known, so the ground truth is exact. The value is in units of pixels
     (approximately the distance to the border), which makes partial-volume edges easy.
     """
-    yy, xx = np.meshgrid(np.arange(shape[0], dtype=np.float64), np.arange(shape[1], dtype=np.float64),
-                         indexing="ij")
+    yy, xx = np.meshgrid(np.arange(shape[0], dtype=np.float64),
+                         np.arange(shape[1], dtype=np.float64), indexing="ij")
     dy, dx = yy - center[0], xx - center[1]
     if angle:
         ca, sa = np.cos(angle), np.sin(angle)
@@ -137,7 +139,8 @@ def window(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.round(np.clip((values - lo) / (hi - lo), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def gamma_speckle(rng: np.random.Generator, shape, looks: float, *, corr: float = 0.0) -> np.ndarray:
+def gamma_speckle(rng: np.random.Generator, shape, looks: float, *,
+                  corr: float = 0.0) -> np.ndarray:
     """Multiplicative speckle with mean 1: gamma(looks) intensity noise, optionally correlated.
 
     Fully developed speckle in intensity is exponential (``looks=1``); averaging several
@@ -164,13 +167,14 @@ def draw_curve(canvas: np.ndarray, pts: np.ndarray, value, thickness: int) -> No
                   lineType=cv2.LINE_AA, shift=4)
 
 
-def make_case(name: str, modality: str, image: np.ndarray, boxes: np.ndarray, gts: np.ndarray | None,
-              *, spacing=None, meta: dict) -> Case:
-    """Wrap generated arrays as a validated :class:`~classicseg.io.Case` (uint8 image, uint16 gts)."""
+def make_case(name: str, modality: str, image: np.ndarray, boxes: np.ndarray,
+              gts: np.ndarray | None, *, spacing=None, meta: dict) -> Case:
+    """Generated arrays as a validated :class:`~classicseg.io.Case` (uint8 image, uint16 gts)."""
     if image.dtype != np.uint8:
         image = to_uint8(image)
     if gts is not None:
         gts = np.asarray(gts).astype(np.uint16)
     return Case(name=name, image=np.ascontiguousarray(image), boxes=np.asarray(boxes, np.int64),
-                modality=modality, spacing=None if spacing is None else tuple(float(s) for s in spacing),
+                modality=modality,
+                spacing=None if spacing is None else tuple(float(s) for s in spacing),
                 gts=gts, meta=dict(meta))

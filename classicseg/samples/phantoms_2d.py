@@ -18,16 +18,25 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._common import (boxes_from_labels, draw_curve, fraction_inside, gamma_speckle, gray_to_rgb, make_case,
-                      radial_blob, smooth_field, superellipse)
+from ._common import (
+    boxes_from_labels,
+    draw_curve,
+    fraction_inside,
+    gamma_speckle,
+    gray_to_rgb,
+    make_case,
+    radial_blob,
+    smooth_field,
+    superellipse,
+)
 
-__all__ = ["us_fetal_head", "xray_lungs", "dermoscopy_lesion", "dermoscopy_lesion_coarse", "endoscopy_polyp",
-           "fundus_optic_disc", "mammography_mass", "oct_cysts"]
+__all__ = ["us_fetal_head", "xray_lungs", "dermoscopy_lesion", "dermoscopy_lesion_coarse",
+           "endoscopy_polyp", "fundus_optic_disc", "mammography_mass", "oct_cysts"]
 
 
 def _meta(generator, seed, hard, **extra):
-    return {"synthetic": True, "generator": f"classicseg.samples.phantoms_2d.{generator}", "seed": int(seed),
-            "hard": bool(hard), **extra}
+    return {"synthetic": True, "generator": f"classicseg.samples.phantoms_2d.{generator}",
+            "seed": int(seed), "hard": bool(hard), **extra}
 
 
 def _grid(shape):
@@ -93,7 +102,8 @@ def us_fetal_head(seed: int = 0, *, hard: bool = False):
     midline = (np.abs(u) < 1.6) & inside & (np.abs(v) < 0.75 * a)
     echo_db[midline] = -4.0
     for sgn in (-1, 1):
-        plexus = superellipse((h, w), (cy + sgn * 0.35 * b * ca, cx - sgn * 0.35 * b * sa), (9, 22), angle=ang)
+        plexus = superellipse((h, w), (cy + sgn * 0.35 * b * ca, cx - sgn * 0.35 * b * sa), (9, 22),
+                              angle=ang)
         echo_db[(plexus < 1) & inside] = -8.0
     if hard:  # a limb (arm) lying against the skull, inside the box
         limb = superellipse((h, w), (cy + 0.8 * b, cx + 0.7 * a), (12, 40), angle=ang + 0.6)
@@ -126,8 +136,8 @@ def us_fetal_head(seed: int = 0, *, hard: bool = False):
     gts = (r_ell <= 1.0).astype(np.uint16)
     boxes = boxes_from_labels(gts, 1, rng, margin=(3, 8))
     return make_case("2DBox_US_phantom", "US", gray_to_rgb(img), boxes, gts,
-                     meta=_meta("us_fetal_head", seed, hard, ellipse={"center_yx": [cy, cx], "semi_axes": [a, b],
-                                                                      "angle": ang}))
+                     meta=_meta("us_fetal_head", seed, hard,
+                                ellipse={"center_yx": [cy, cx], "semi_axes": [a, b], "angle": ang}))
 
 
 # --------------------------------------------------------------------------- chest X-ray
@@ -157,7 +167,8 @@ def _lung_polygon(rng, side: int, h: int, w: int, heart_cut: float) -> np.ndarra
     # medial border up to the apex; the heart notch on the left lung (image right)
     for t in np.linspace(0, 1, 12)[1:-1]:
         y = base - 75 - (base - 75 - top - 10) * t
-        bulge = heart_cut * np.exp(-((t - 0.15) / 0.25) ** 2) if side > 0 else 0.25 * heart_cut * np.exp(-((t - 0.1) / 0.2) ** 2)
+        bulge = (heart_cut * np.exp(-((t - 0.15) / 0.25) ** 2) if side > 0
+                 else 0.25 * heart_cut * np.exp(-((t - 0.1) / 0.2) ** 2))
         pts.append((inner + side * bulge, y))
     return np.array(pts)
 
@@ -246,19 +257,22 @@ def _dermoscopy(seed: int, hard: bool):
     h, w = 384, 512
     yy, xx = _grid((h, w))
     skin = np.array([0.90, 0.68, 0.60]) if not hard else np.array([0.93, 0.74, 0.66])
-    tone = 1 + 0.05 * smooth_field(rng, (h, w), 60)[..., None] + 0.02 * smooth_field(rng, (h, w), 3)[..., None]
+    tone = (1 + 0.05 * smooth_field(rng, (h, w), 60)[..., None]
+            + 0.02 * smooth_field(rng, (h, w), 3)[..., None])
     img = skin[None, None, :] * tone
     # The lesion: an irregular, asymmetric blob with a pigment network and dots.
     cy, cx = h / 2 + rng.uniform(-20, 20), w / 2 + rng.uniform(-30, 30)
     radius = rng.uniform(95, 115) if not hard else rng.uniform(80, 95)
-    level = radial_blob((h, w), (cy, cx), radius, rng, irregularity=0.35, harmonics=(2, 3, 4, 5, 6, 8, 11),
-                        aspect=rng.uniform(1.1, 1.4), angle=rng.uniform(0, np.pi))
+    level = radial_blob((h, w), (cy, cx), radius, rng, irregularity=0.35,
+                        harmonics=(2, 3, 4, 5, 6, 8, 11), aspect=rng.uniform(1.1, 1.4),
+                        angle=rng.uniform(0, np.pi))
     # A fuzzy border: the pigment fades over ~6 px, but the ground truth is the level set 0.
     frac = fraction_inside(level + 2.0 * smooth_field(rng, (h, w), 4), width=6.0)
     dist_in = np.clip(-level / radius, 0, 1)
     brown = np.array([0.55, 0.33, 0.22]) if not hard else np.array([0.78, 0.56, 0.45])
     dark = np.array([0.30, 0.17, 0.12]) if not hard else np.array([0.66, 0.46, 0.38])
-    depth = np.clip(0.5 * dist_in + 0.35 * smooth_field(rng, (h, w), 25) * 0.5 + 0.25, 0, 1)[..., None]
+    depth = np.clip(0.5 * dist_in + 0.35 * smooth_field(rng, (h, w), 25) * 0.5 + 0.25,
+                    0, 1)[..., None]
     lesion_col = brown * (1 - depth) + dark * depth
     # Pigment network: a distorted honeycomb of darker lines.
     wy = yy + 4 * smooth_field(rng, (h, w), 20)
@@ -266,8 +280,10 @@ def _dermoscopy(seed: int, hard: bool):
     net = (np.abs(np.sin(wy / 4.2)) * np.abs(np.sin(wx / 4.2))) < 0.18
     lesion_col = lesion_col * (1 - 0.18 * net[..., None] * (dist_in[..., None] < 0.7))
     # Blue-grey veil in part of the lesion.
-    veil = fraction_inside(radial_blob((h, w), (cy + rng.uniform(-25, 25), cx + rng.uniform(-25, 25)),
-                                       radius * 0.25, rng, irregularity=0.4), width=10)[..., None]
+    veil = fraction_inside(radial_blob((h, w),
+                                       (cy + rng.uniform(-25, 25), cx + rng.uniform(-25, 25)),
+                                       radius * 0.25, rng, irregularity=0.4),
+                           width=10)[..., None]
     lesion_col = lesion_col * (1 - 0.3 * veil) + np.array([0.40, 0.40, 0.48]) * 0.3 * veil
     img = img * (1 - frac[..., None]) + lesion_col * frac[..., None]
     # Dots / globules near the rim.
@@ -297,7 +313,8 @@ def _dermoscopy(seed: int, hard: bool):
             ring = np.clip(1 - np.abs(r0 - 1) * 12, 0, 1)[..., None]
             img = img * (1 - 0.5 * ring) + 0.97 * 0.5 * ring
     # Dermatoscope vignetting: dark corners outside the round field.
-    rv = np.hypot((yy - h / 2) / (h * (0.72 if not hard else 0.6)), (xx - w / 2) / (w * (0.62 if not hard else 0.55)))
+    rv = np.hypot((yy - h / 2) / (h * (0.72 if not hard else 0.6)),
+                  (xx - w / 2) / (w * (0.62 if not hard else 0.55)))
     vign = np.clip(1.0 - np.clip(rv - 0.75, 0, None) * 3.5, 0, 1) ** 1.5
     img = img * vign[..., None]
     img = ndi.gaussian_filter(img, (0.7, 0.7, 0))
@@ -365,7 +382,8 @@ def endoscopy_polyp(seed: int = 0, *, hard: bool = False):
     yy, xx = _grid((h, w))
     ly, lx = h * rng.uniform(0.3, 0.45), w * rng.uniform(0.55, 0.75)   # lumen centre
     dl = np.hypot(yy - ly, xx - lx)
-    light = np.clip(1.0 - np.exp(-(dl / 90.0) ** 2) * 0.85, 0.05, 1) * (0.85 + 0.15 * np.exp(-((yy - h / 2) ** 2 + (xx - w / 2) ** 2) / 300 ** 2))
+    light = np.clip(1.0 - np.exp(-(dl / 90.0) ** 2) * 0.85, 0.05, 1) * (
+        0.85 + 0.15 * np.exp(-((yy - h / 2) ** 2 + (xx - w / 2) ** 2) / 300 ** 2))
     warp = dl + 12 * smooth_field(rng, (h, w), 50)
     folds = 0.5 + 0.5 * np.sin(warp / 18.0)
     shade = 0.75 + 0.25 * folds
@@ -381,7 +399,8 @@ def endoscopy_polyp(seed: int = 0, *, hard: bool = False):
     # Polyp: a dome lit from the scope (near the viewer -> brighter, specular on top).
     py_, px_ = h * rng.uniform(0.6, 0.72), w * rng.uniform(0.25, 0.4)
     radius = rng.uniform(50, 62) if not hard else rng.uniform(40, 50)
-    level = radial_blob((h, w), (py_, px_), radius, rng, irregularity=0.15, aspect=rng.uniform(1.0, 1.25))
+    level = radial_blob((h, w), (py_, px_), radius, rng, irregularity=0.15,
+                        aspect=rng.uniform(1.0, 1.25))
     inside = np.clip(-level / radius, 0, 1)
     height = np.sqrt(np.clip(1 - (1 - inside) ** 2, 0, 1)) * (1.0 if not hard else 0.25)
     gy, gx = np.gradient(ndi.gaussian_filter(height * radius, 2))
@@ -395,7 +414,8 @@ def endoscopy_polyp(seed: int = 0, *, hard: bool = False):
     # Specular highlights: mucosa fold crests + the dome top.
     spec = (folds > 0.99) & (rng.random((h, w)) < (0.004 if not hard else 0.02)) & (light > 0.6)
     spec = ndi.binary_dilation(spec, iterations=2)
-    top = (lambert > 1.05) & (level < -radius * 0.4) if not hard else (np.abs(level) < 3) & (rng.random((h, w)) < 0.05)
+    top = ((lambert > 1.05) & (level < -radius * 0.4) if not hard
+           else (np.abs(level) < 3) & (rng.random((h, w)) < 0.05))
     spec |= ndi.binary_dilation(top, iterations=1)
     if hard:
         spec |= ndi.binary_dilation(rng.random((h, w)) < 0.0005, iterations=2)
@@ -407,12 +427,14 @@ def endoscopy_polyp(seed: int = 0, *, hard: bool = False):
         rot = cv2.getRotationMatrix2D((4, 4), float(rng.uniform(0, 180)), 1.0)
         k = cv2.warpAffine(k, rot, (9, 9))
         k /= k.sum()
-        img = np.stack([cv2.filter2D(img[..., c].astype(np.float32), -1, k, borderType=cv2.BORDER_REFLECT)
+        img = np.stack([cv2.filter2D(img[..., c].astype(np.float32), -1, k,
+                                     borderType=cv2.BORDER_REFLECT)
                         for c in range(3)], -1).astype(np.float64)
     img = ndi.gaussian_filter(img, (0.6, 0.6, 0)) + rng.normal(0, 0.01, img.shape)
     # Octagonal frame of the endoscope image.
     cut = 60
-    frame = (xx + yy > cut) & ((w - 1 - xx) + yy > cut) & (xx + (h - 1 - yy) > cut) & ((w - 1 - xx) + (h - 1 - yy) > cut)
+    frame = ((xx + yy > cut) & ((w - 1 - xx) + yy > cut) & (xx + (h - 1 - yy) > cut)
+             & ((w - 1 - xx) + (h - 1 - yy) > cut))
     img = img * frame[..., None]
     gts = (level < 0).astype(np.uint16)
     boxes = boxes_from_labels(gts, 1, rng, margin=(3, 10))
@@ -465,12 +487,15 @@ def fundus_optic_disc(seed: int = 0, *, hard: bool = False):
     img *= (1 - 0.35 * mac)[..., None]
     disc_level = radial_blob((h, w), (dy_, dx_), r_disc, rng, irregularity=0.06, aspect=0.9)
     if hard:  # peripapillary atrophy: a pale crescent outside the disc
-        ppa = fraction_inside(radial_blob((h, w), (dy_, dx_ + 8), r_disc * 1.35, rng, irregularity=0.1), width=4)
+        ppa = fraction_inside(radial_blob((h, w), (dy_, dx_ + 8), r_disc * 1.35, rng,
+                                          irregularity=0.1), width=4)
         ppa = ppa * (disc_level > 0)
         img = img * (1 - 0.6 * ppa[..., None]) + np.array([0.92, 0.72, 0.52]) * 0.6 * ppa[..., None]
     disc = fraction_inside(disc_level, width=3)[..., None]
-    img = img * (1 - disc) + np.array([0.97, 0.75, 0.45]) * disc * (1 + 0.04 * smooth_field(rng, (h, w), 6))[..., None]
-    cup = fraction_inside(radial_blob((h, w), (dy_, dx_ + 3), r_disc * 0.45, rng, irregularity=0.1), width=6)
+    img = img * (1 - disc) + np.array([0.97, 0.75, 0.45]) * disc * (
+        1 + 0.04 * smooth_field(rng, (h, w), 6))[..., None]
+    cup = fraction_inside(radial_blob((h, w), (dy_, dx_ + 3), r_disc * 0.45, rng,
+                                      irregularity=0.1), width=6)
     img = img * (1 - 0.6 * cup[..., None]) + np.array([1.0, 0.9, 0.7]) * 0.6 * cup[..., None]
     # Vessel arcades (superior / inferior temporal, nasal branches).
     ves = np.zeros((h, w), np.float32)
@@ -494,7 +519,8 @@ def fundus_optic_disc(seed: int = 0, *, hard: bool = False):
     gts[disc_level < 0] = 1
     gts[hem_level < 0] = 2
     boxes = boxes_from_labels(gts, 2, rng, margin=(2, 8))
-    return make_case("2DBox_Fundus_phantom", "Fundus", _rgb(img), boxes, gts, meta=_meta("fundus_optic_disc", seed, hard))
+    return make_case("2DBox_Fundus_phantom", "Fundus", _rgb(img), boxes, gts,
+                     meta=_meta("fundus_optic_disc", seed, hard))
 
 
 # --------------------------------------------------------------------------- mammography
@@ -517,7 +543,8 @@ def mammography_mass(seed: int = 0, *, hard: bool = False):
     h, w = 512, 384
     yy, xx = _grid((h, w))
     cy = h * 0.55
-    edge = w * 0.82 * np.sqrt(np.clip(1 - ((yy - cy) / (h * 0.52)) ** 2, 0, 1)) + 2 * smooth_field(rng, (h, w), 60)
+    edge = (w * 0.82 * np.sqrt(np.clip(1 - ((yy - cy) / (h * 0.52)) ** 2, 0, 1))
+            + 2 * smooth_field(rng, (h, w), 60))
     breast = fraction_inside(xx - edge, width=2.0)
     # Fibroglandular tissue: anisotropic streaks toward the nipple, denser centrally.
     streak = ndi.gaussian_filter(rng.standard_normal((h, w)), (2.0, 9.0))
@@ -526,14 +553,17 @@ def mammography_mass(seed: int = 0, *, hard: bool = False):
     centrality = np.exp(-(((yy - cy) / 150) ** 2 + ((xx - w * 0.3) / 170) ** 2))
     dens_bias = 0.4 if not hard else 1.4
     fine = smooth_field(rng, (h, w), 7)
-    dense = 1 / (1 + np.exp(-(0.8 * blobs + 0.5 * fine + 0.45 * streak + 1.6 * centrality - 1.2 + dens_bias)))
+    dense = 1 / (1 + np.exp(-(0.8 * blobs + 0.5 * fine + 0.45 * streak + 1.6 * centrality - 1.2
+                              + dens_bias)))
     tissue = 0.30 + 0.36 * dense + 0.03 * smooth_field(rng, (h, w), 3)
     pect = fraction_inside(xx - (w * 0.45) * (1 - yy / (h * 0.48)), width=2.0)
     tissue = tissue * (1 - pect) + (0.78 + 0.03 * smooth_field(rng, (h, w), 10)) * pect
     skin = np.clip(1 - np.abs(xx - edge + 3) / 3, 0, 1) * 0.15
     labels = np.zeros((h, w), np.uint16)
-    specs = [(rng.uniform(0.4, 0.6) * h, rng.uniform(0.35, 0.5) * w, rng.uniform(28, 36) * (0.8 if hard else 1.0), True),
-             (rng.uniform(0.74, 0.82) * h, rng.uniform(0.25, 0.4) * w, rng.uniform(7, 10) * (0.8 if hard else 1.0), False)]
+    specs = [(rng.uniform(0.4, 0.6) * h, rng.uniform(0.35, 0.5) * w,
+              rng.uniform(28, 36) * (0.8 if hard else 1.0), True),
+             (rng.uniform(0.74, 0.82) * h, rng.uniform(0.25, 0.4) * w,
+              rng.uniform(7, 10) * (0.8 if hard else 1.0), False)]
     contrast = 0.22 if not hard else 0.08
     for i, (my, mx, mr, spiculated) in enumerate(specs):
         level = radial_blob((h, w), (my, mx), mr, rng, irregularity=0.25 if spiculated else 0.05)
@@ -586,9 +616,9 @@ def oct_cysts(seed: int = 0, *, hard: bool = False):
     curve = 6 * smooth_field(rng, (1, w), 120)[0] + 0.0004 * (x1 - fx) ** 2
     ilm = 95 + curve + 32 * pit   # the foveal pit is a depression of the inner surface
     # (name, thickness at the periphery, thickness at the fovea, reflectivity)
-    layers = [("RNFL", 12, 0, 0.80), ("GCL", 16, 1, 0.42), ("IPL", 11, 1, 0.55), ("INL", 14, 4, 0.24),
-              ("OPL", 8, 4, 0.50), ("ONL", 28, 45, 0.16), ("ELM", 3, 3, 0.42), ("EZ", 4, 4, 0.85),
-              ("IZ", 3, 3, 0.50), ("RPE", 7, 7, 1.00)]
+    layers = [("RNFL", 12, 0, 0.80), ("GCL", 16, 1, 0.42), ("IPL", 11, 1, 0.55),
+              ("INL", 14, 4, 0.24), ("OPL", 8, 4, 0.50), ("ONL", 28, 45, 0.16),
+              ("ELM", 3, 3, 0.42), ("EZ", 4, 4, 0.85), ("IZ", 3, 3, 0.50), ("RPE", 7, 7, 1.00)]
     refl = np.full((h, w), 0.0004)
     top = ilm.copy()
     bounds = {}
@@ -645,4 +675,5 @@ def oct_cysts(seed: int = 0, *, hard: bool = False):
     lo, hi = (-31.0, 2.0) if not hard else (-34.0, 14.0)   # the device's display range
     img = np.round(np.clip((db - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
     boxes = boxes_from_labels(labels, k, rng, margin=(2, 6))
-    return make_case("2DBox_OCT_phantom", "OCT", gray_to_rgb(img), boxes, labels, meta=_meta("oct_cysts", seed, hard))
+    return make_case("2DBox_OCT_phantom", "OCT", gray_to_rgb(img), boxes, labels,
+                     meta=_meta("oct_cysts", seed, hard))

@@ -24,8 +24,8 @@ __all__ = ["ct_kidneys", "mr_prostate", "pet_lesions"]
 
 
 def _meta(generator, seed, hard, **extra):
-    return {"synthetic": True, "generator": f"classicseg.samples.phantoms_3d.{generator}", "seed": int(seed),
-            "hard": bool(hard), **extra}
+    return {"synthetic": True, "generator": f"classicseg.samples.phantoms_3d.{generator}",
+            "seed": int(seed), "hard": bool(hard), **extra}
 
 
 class _Organ:
@@ -35,7 +35,8 @@ class _Organ:
     ``inside`` the exact label at the slice centre, ``sl`` the box in the volume.
     """
 
-    def __init__(self, rng, shape, center, radii, *, angle=0.0, amp=0.06, scale=(2.0, 12.0, 12.0), sub=3):
+    def __init__(self, rng, shape, center, radii, *, angle=0.0, amp=0.06, scale=(2.0, 12.0, 12.0),
+                 sub=3):
         center = np.asarray(center, np.float64)
         radii = np.asarray(radii, np.float64)
         r_ip = max(radii[1], radii[2]) * (1 + 4 * amp) + 2
@@ -114,7 +115,7 @@ def ct_kidneys(seed: int = 0, *, hard: bool = False):
     hu = hu * (1 - fat) + (-105.0) * fat                          # subcutaneous fat
     cav = _cylinder(shape, cy + 2, cx, 49, 61, rng, amp=0.04)
     inner = 35.0 + 10 * smooth_field(rng, shape, (2, 10, 10))
-    hu = hu * (1 - cav) + inner * cav                              # abdominal cavity (mesentery, bowel)
+    hu = hu * (1 - cav) + inner * cav  # abdominal cavity (mesentery, bowel)
     contrast = not hard
     # Retroperitoneal fat in the back of the cavity, where the kidneys lie.
     retro = _Organ(rng, shape, (d / 2, cy + 22, cx), (40, 22, 56), amp=0.05)
@@ -122,14 +123,16 @@ def ct_kidneys(seed: int = 0, *, hard: bool = False):
     # Bowel loops with gas.
     for _ in range(7):
         bz, by, bx = rng.uniform(2, d - 2), cy - rng.uniform(10, 35), cx + rng.uniform(-35, 35)
-        loop = _Organ(rng, shape, (bz, by, bx), (rng.uniform(3, 6), rng.uniform(7, 11), rng.uniform(7, 11)), amp=0.1)
+        loop = _Organ(rng, shape, (bz, by, bx),
+                      (rng.uniform(3, 6), rng.uniform(7, 11), rng.uniform(7, 11)), amp=0.1)
         loop.paint(hu, 25.0 + 10 * rng.standard_normal())
         gas = _Organ(rng, shape, (bz, by - 2, bx), (1.5, 3.5, 4), amp=0.1)
         gas.paint(hu, -950.0)
     # Liver (image left = patient right) and spleen; hard: the liver reaches the right kidney.
     liver_c = (6.0, cy - 4, cx - 30) if not hard else (9.0, cy + 6, cx - 32)
     liver = _Organ(rng, shape, liver_c, (16, 36, 32), amp=0.05, angle=0.3)
-    liver.paint(hu, (105.0 if contrast else 58.0) + 6 * smooth_field(rng, liver.frac.shape, (2, 6, 6)))
+    liver.paint(hu, (105.0 if contrast else 58.0)
+                + 6 * smooth_field(rng, liver.frac.shape, (2, 6, 6)))
     spleen = _Organ(rng, shape, (7.0, cy + 12, cx + 46), (9, 22, 12), amp=0.05, angle=-0.5)
     spleen.paint(hu, 115.0 if contrast else 48.0)
     # Spine, canal, psoas, great vessels.
@@ -140,18 +143,22 @@ def ct_kidneys(seed: int = 0, *, hard: bool = False):
     _Organ(rng, shape, (d / 2, cy + 52, cx), (60, 5.5, 6), amp=0.02).paint(hu, 20.0)
     for s in (-1, 1):
         _Organ(rng, shape, (d / 2 + 4, cy + 30, cx + s * 22), (14, 9, 8), amp=0.05).paint(hu, 50.0)
-    _Organ(rng, shape, (d / 2, cy + 18, cx + 8), (60, 5.5, 5.5), amp=0.01).paint(hu, 175.0 if contrast else 42.0)
-    _Organ(rng, shape, (d / 2, cy + 16, cx - 12), (60, 6.5, 7.5), amp=0.02).paint(hu, 140.0 if contrast else 40.0)
+    _Organ(rng, shape, (d / 2, cy + 18, cx + 8), (60, 5.5, 5.5), amp=0.01).paint(
+        hu, 175.0 if contrast else 42.0)
+    _Organ(rng, shape, (d / 2, cy + 16, cx - 12), (60, 6.5, 7.5), amp=0.02).paint(
+        hu, 140.0 if contrast else 40.0)
     # Kidneys: perirenal fat, cortex, medulla, sinus fat.
     labels = np.zeros(shape, np.uint16)
     amp, scale = (0.05, (3.0, 14.0, 14.0)) if not hard else (0.16, (1.2, 5.0, 5.0))
     for k, s in enumerate((-1, 1)):
-        kc = (d / 2 + rng.uniform(-1.5, 1.5), cy + 21 + rng.uniform(-2, 2), cx + s * rng.uniform(38, 42))
+        kc = (d / 2 + rng.uniform(-1.5, 1.5), cy + 21 + rng.uniform(-2, 2),
+              cx + s * rng.uniform(38, 42))
         # z radius shrinks with the lobulation so the box stays within 15 slices
         rad = (rng.uniform(5.9, 6.4) / (1 + 1.5 * amp), rng.uniform(20, 23), rng.uniform(12, 14))
         ang = -s * rng.uniform(0.3, 0.5)
         fat_margin = 6.0 if not (hard and s < 0) else 1.5
-        peri = _Organ(rng, shape, kc, (rad[0] + 1.2, rad[1] + fat_margin, rad[2] + fat_margin), angle=ang, amp=0.05)
+        peri = _Organ(rng, shape, kc, (rad[0] + 1.2, rad[1] + fat_margin, rad[2] + fat_margin),
+                      angle=ang, amp=0.05)
         peri.paint(hu, -90.0)
         kid = _Organ(rng, shape, kc, rad, angle=ang, amp=amp, scale=scale)
         cortex = 190.0 if contrast else 34.0
@@ -160,7 +167,8 @@ def ct_kidneys(seed: int = 0, *, hard: bool = False):
         kid.paint(hu, cortex + tex)
         kid.paint(hu, medulla + tex, where=(kid.r < 0.62))
         sinus_c = (kc[0], kc[1] - 2, kc[2] - s * rad[2] * 0.55)
-        sinus = _Organ(rng, shape, sinus_c, (rad[0] * 0.6, rad[1] * 0.35, rad[2] * 0.45), angle=ang, amp=0.05)
+        sinus = _Organ(rng, shape, sinus_c, (rad[0] * 0.6, rad[1] * 0.35, rad[2] * 0.45),
+                       angle=ang, amp=0.05)
         sinus.paint(hu, -60.0 if contrast else -40.0)
         kid.label(labels, k + 1)
     noise = ndi.gaussian_filter(rng.standard_normal(shape), (0, 0.8, 0.8))
@@ -195,7 +203,8 @@ def mr_prostate(seed: int = 0, *, hard: bool = False):
     body = _cylinder(shape, cy + 5, cx, 110, 130, rng)
     sig = sig * (1 - body) + (0.72 + 0.05 * smooth_field(rng, shape, (2, 8, 8))) * body
     for s in (-1, 1):
-        _Organ(rng, shape, (d / 2, cy + 5, cx + s * 50), (40, 32, 11), amp=0.05, angle=s * 0.25).paint(sig, 0.22)
+        _Organ(rng, shape, (d / 2, cy + 5, cx + s * 50), (40, 32, 11), amp=0.05,
+               angle=s * 0.25).paint(sig, 0.22)
         head = _Organ(rng, shape, (d * 0.62, cy - 8, cx + s * 76), (12, 22, 22), amp=0.02)
         head.paint(sig, 0.05)
         _Organ(rng, shape, (d * 0.62, cy - 8, cx + s * 76), (11, 19, 19), amp=0.02).paint(sig, 0.6)
@@ -218,17 +227,20 @@ def mr_prostate(seed: int = 0, *, hard: bool = False):
     pro.label(labels, 1)
     bc = (d - 7.0 + rng.uniform(-0.5, 0.5), cy - 20, cx + rng.uniform(-3, 3))
     brad = (rng.uniform(6.0, 6.6), rng.uniform(24, 28), rng.uniform(32, 36))
-    _Organ(rng, shape, bc, (brad[0] + 0.3, brad[1] + 2, brad[2] + 2), amp=0.03).paint(sig, 0.3)   # wall
+    # the bladder wall
+    _Organ(rng, shape, bc, (brad[0] + 0.3, brad[1] + 2, brad[2] + 2), amp=0.03).paint(sig, 0.3)
     blad = _Organ(rng, shape, bc, brad, amp=0.03, scale=(3.0, 16.0, 16.0))
     blad.paint(sig, 0.95)
     blad.label(labels, 2)
     # Receive-coil bias: smooth multiplicative field + brighter posteriorly (near the coil).
     yy = np.arange(h, dtype=np.float64)[None, :, None]
     strength = 0.15 if not hard else 0.45
-    bias = np.exp(strength * smooth_field(rng, shape, (12, 60, 60)) + (0.2 if not hard else 0.5) * (yy - cy) / h)
+    bias = np.exp(strength * smooth_field(rng, shape, (12, 60, 60))
+                  + (0.2 if not hard else 0.5) * (yy - cy) / h)
     s = sig * bias
     sigma = 0.025 if not hard else 0.07
-    s = np.sqrt((s + sigma * rng.standard_normal(shape)) ** 2 + (sigma * rng.standard_normal(shape)) ** 2)
+    s = np.sqrt((s + sigma * rng.standard_normal(shape)) ** 2
+                + (sigma * rng.standard_normal(shape)) ** 2)
     img = _percentile_uint8(s)
     boxes = boxes_from_labels(labels, 2, rng, margin=(2, 6))
     return make_case("3DBox_MR_phantom", "MR", img, boxes, labels, spacing=(1.25, 1.25, 3.6),
@@ -267,7 +279,8 @@ def pet_lesions(seed: int = 0, *, hard: bool = False):
         lung = _Organ(rng, shape, (12.0, cy - 2, cx + s * 25), (14, 26, 20), amp=0.05)
         lung.paint(suv, 0.4)
         lungs.append(lung)
-    _Organ(rng, shape, (12.0, cy - 5, cx), (16, 12, 8), amp=0.05).paint(suv, 1.5)   # mediastinal blood pool
+    # mediastinal blood pool
+    _Organ(rng, shape, (12.0, cy - 5, cx), (16, 12, 8), amp=0.05).paint(suv, 1.5)
     heart_c = (17.0, cy - 8, cx + 10)
     heart = _Organ(rng, shape, heart_c, (5, 14, 16), amp=0.04, angle=0.5)
     myo = 6.0 * (1 + 0.15 * smooth_field(rng, heart.frac.shape, 3))
@@ -275,22 +288,25 @@ def pet_lesions(seed: int = 0, *, hard: bool = False):
     _Organ(rng, shape, heart_c, (3.5, 9.5, 11), amp=0.04, angle=0.5).paint(suv, 1.6)
     liver = _Organ(rng, shape, (30.0, cy - 2, cx - 20), (9, 24, 26), amp=0.05, angle=0.2)
     liver.paint(suv, 2.3 + 0.15 * smooth_field(rng, liver.frac.shape, 3))
-    _Organ(rng, shape, (29.0, cy + 12, cx + 36), (5, 15, 9), amp=0.05).paint(suv, 2.0)        # spleen
+    _Organ(rng, shape, (29.0, cy + 12, cx + 36), (5, 15, 9), amp=0.05).paint(suv, 2.0)  # spleen
     for s in (-1, 1):
         kc = (38.0, cy + 18, cx + s * 24)
         _Organ(rng, shape, kc, (4, 9, 6), amp=0.05).paint(suv, 3.2)
-        _Organ(rng, shape, kc, (1.5, 3, 2.5), amp=0.1).paint(suv, 12.0)                         # renal pelvis
-    _Organ(rng, shape, (36.0, cy + 28, cx), (40, 6, 6), amp=0.02).paint(suv, 1.8)                # marrow
-    for _ in range(6):
-        _Organ(rng, shape, (rng.uniform(40, 56), cy - rng.uniform(0, 20), cx + rng.uniform(-30, 30)),
-               (2.5, 6, 7), amp=0.15).paint(suv, rng.uniform(1.5, 3.2))                         # bowel
+        _Organ(rng, shape, kc, (1.5, 3, 2.5), amp=0.1).paint(suv, 12.0)  # renal pelvis
+    _Organ(rng, shape, (36.0, cy + 28, cx), (40, 6, 6), amp=0.02).paint(suv, 1.8)  # marrow
+    for _ in range(6):  # bowel
+        _Organ(rng, shape,
+               (rng.uniform(40, 56), cy - rng.uniform(0, 20), cx + rng.uniform(-30, 30)),
+               (2.5, 6, 7), amp=0.15).paint(suv, rng.uniform(1.5, 3.2))
     bladder_c = (64.0, cy - 4, cx)
     _Organ(rng, shape, bladder_c, (4, 12, 14), amp=0.04).paint(suv, 25.0)
     # Lesions.
     labels = np.zeros(shape, np.uint16)
     if not hard:
-        specs = [((10.0 + rng.uniform(-1, 1), cy - 4, cx - 28 + rng.uniform(-3, 3)), (1.6, 2.6, 2.6), 7.0),
-                 ((30.0 + rng.uniform(-1, 1), cy - 6 + rng.uniform(-3, 3), cx - 24), (2.4, 4.0, 4.5), 5.0)]
+        specs = [((10.0 + rng.uniform(-1, 1), cy - 4, cx - 28 + rng.uniform(-3, 3)),
+                  (1.6, 2.6, 2.6), 7.0),
+                 ((30.0 + rng.uniform(-1, 1), cy - 6 + rng.uniform(-3, 3), cx - 24),
+                  (2.4, 4.0, 4.5), 5.0)]
     else:
         # touching the myocardium / the bladder wall: each box holds part of a hot organ
         specs = [((heart_c[0], heart_c[1] - 2, heart_c[2] - 18.5), (1.8, 3.0, 3.0), 3.8),

@@ -23,7 +23,8 @@ from scipy import ndimage as ndi
 
 from ._common import boxes_from_labels, fraction_inside, gray_to_rgb, make_case, smooth_field
 
-__all__ = ["microscopy_dark_cells", "microscopy_round_nuclei", "microscopy_two_channel", "microscopy_he"]
+__all__ = ["microscopy_dark_cells", "microscopy_round_nuclei", "microscopy_two_channel",
+           "microscopy_he"]
 
 _SHAPE = (512, 512)
 
@@ -42,14 +43,17 @@ def _blob_patch(rng, radius, *, irregularity, aspect, harmonics=(2, 3, 4, 5)):
     u, v = ca * yy - sa * xx, sa * yy + ca * xx
     u = u * aspect
     theta = np.arctan2(u, v)
-    rho = np.hypot(u, v) / np.sqrt(aspect)  # semi-axes r/sqrt(a) and r*sqrt(a): area of a circle of radius r
+    # semi-axes r/sqrt(a) and r*sqrt(a): the area of a circle of radius r
+    rho = np.hypot(u, v) / np.sqrt(aspect)
     border = np.ones_like(theta)
     for k in harmonics:
-        border += irregularity / k * rng.uniform(0.3, 1.0) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+        border += (irregularity / k * rng.uniform(0.3, 1.0)
+                   * np.cos(k * theta + rng.uniform(0, 2 * np.pi)))
     return rho - radius * border
 
 
-def _place(rng, n, radius_fn, *, irregularity, aspect_fn, gap=3, touching=0.0, forbidden=None, max_tries=4000):
+def _place(rng, n, radius_fn, *, irregularity, aspect_fn, gap=3, touching=0.0, forbidden=None,
+           max_tries=4000):
     """Place ``n`` non-overlapping blobs; returns (labels, levels) with per-object patches.
 
     ``touching`` > 0 lets a new object overlap existing ones by that fraction of its area
@@ -114,9 +118,11 @@ def microscopy_dark_cells(seed: int = 0, *, hard: bool = False):
     n = 40 if not hard else 50
 
     def radius():
-        return rng.uniform(3.0, 5.0) if rng.random() < (0.2 if not hard else 0.35) else rng.uniform(7, 18)
+        return (rng.uniform(3.0, 5.0) if rng.random() < (0.2 if not hard else 0.35)
+                else rng.uniform(7, 18))
 
-    labels, placed = _place(rng, n, radius, irregularity=0.3, aspect_fn=lambda: rng.uniform(1.6, 2.8), gap=3,
+    labels, placed = _place(rng, n, radius, irregularity=0.3,
+                            aspect_fn=lambda: rng.uniform(1.6, 2.8), gap=3,
                             touching=0.0 if not hard else 0.25)
     yy, xx = np.mgrid[0:512, 0:512].astype(np.float64)
     grad = (0.06 if not hard else 0.16) * ((xx - 256) / 256 * 0.8 + (yy - 256) / 256 * 0.6)
@@ -148,8 +154,10 @@ def microscopy_round_nuclei(seed: int = 0, *, hard: bool = False):
     """
     rng = np.random.default_rng(seed)
     n = 30 if not hard else 40
-    labels, placed = _place(rng, n, lambda: rng.uniform(16, 24) if not hard else rng.uniform(14, 22), irregularity=0.05,
-                            aspect_fn=lambda: rng.uniform(1.0, 1.15), gap=4 if not hard else 0,
+    labels, placed = _place(rng, n,
+                            lambda: rng.uniform(16, 24) if not hard else rng.uniform(14, 22),
+                            irregularity=0.05, aspect_fn=lambda: rng.uniform(1.0, 1.15),
+                            gap=4 if not hard else 0,
                             touching=0.0 if not hard else 0.2)
     img = 0.06 + 0.02 * smooth_field(rng, _SHAPE, 80)
     lo = 0.55 if not hard else 0.2
@@ -178,11 +186,13 @@ def microscopy_two_channel(seed: int = 0, *, hard: bool = False):
     rng = np.random.default_rng(seed)
     n = 24 if not hard else 28
     labels, placed = _place(rng, n, lambda: rng.uniform(14, 26), irregularity=0.25,
-                            aspect_fn=lambda: rng.uniform(1.0, 1.6), gap=2, touching=0.0 if not hard else 0.2)
+                            aspect_fn=lambda: rng.uniform(1.0, 1.6), gap=2,
+                            touching=0.0 if not hard else 0.2)
     red = 0.03 + 0.01 * smooth_field(rng, _SHAPE, 50)
     green = 0.03 + 0.01 * smooth_field(rng, _SHAPE, 50)
     if hard:
-        bright = [rng.uniform(0.1, 0.18) if rng.random() < 0.3 else rng.uniform(0.45, 0.75) for _ in placed]
+        bright = [rng.uniform(0.1, 0.18) if rng.random() < 0.3 else rng.uniform(0.45, 0.75)
+                  for _ in placed]
     else:
         bright = [rng.uniform(0.35, 0.7) for _ in placed]
     _paint(red, placed, bright, labels=labels)
@@ -242,7 +252,8 @@ def microscopy_he(seed: int = 0, *, hard: bool = False):
     h_str, e_str = (1.0, 1.0) if not hard else (0.7, 1.35)
     od = c_h[..., None] * _H * h_str + c_e[..., None] * _E * e_str * 0.6
     rgb = np.exp(-od * 1.6)
-    rgb = ndi.gaussian_filter(rgb, (0.8 if not hard else 1.6,) * 2 + (0,)) + rng.normal(0, 0.012, rgb.shape)
+    rgb = (ndi.gaussian_filter(rgb, (0.8 if not hard else 1.6,) * 2 + (0,))
+           + rng.normal(0, 0.012, rgb.shape))
     img = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
     boxes = boxes_from_labels(labels, len(placed), rng, margin=(1, 3))
     return make_case("2DBox_Microscopy_phantom", "Microscopy", img, boxes, labels,

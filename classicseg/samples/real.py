@@ -23,9 +23,10 @@ import numpy as np
 from ..io import to_uint8
 from ._common import boxes_from_labels, gray_to_rgb, make_case
 
-__all__ = ["SampleDataUnavailable", "INSTALL_HINT", "microscopy_nuclei_stardist", "mr_ventricles_mni152",
-           "fundus_retina_skimage", "microscopy_cell_skimage", "microscopy_ihc_skimage", "us_pelvis_pydicom",
-           "xray_chest_pydicom", "ct_abdomen_pydicom"]
+__all__ = ["SampleDataUnavailable", "INSTALL_HINT", "microscopy_nuclei_stardist",
+           "mr_ventricles_mni152", "fundus_retina_skimage", "microscopy_cell_skimage",
+           "microscopy_ihc_skimage", "us_pelvis_pydicom", "xray_chest_pydicom",
+           "ct_abdomen_pydicom"]
 
 INSTALL_HINT = 'pip install "classicseg[samples]"'
 
@@ -45,12 +46,12 @@ def package_file(dist_name: str, rel_path: str) -> tuple[Path, str]:
         dist = _distribution(dist_name)
     except importlib.metadata.PackageNotFoundError:
         raise SampleDataUnavailable(
-            f"this sample reads a file shipped in the '{dist_name}' package, which is not installed; "
-            f"install the sample-data extra: {INSTALL_HINT}") from None
+            f"this sample reads a file shipped in the '{dist_name}' package, which is not "
+            f"installed; install the sample-data extra: {INSTALL_HINT}") from None
     path = Path(dist.locate_file(rel_path))
     if not path.is_file():
-        raise SampleDataUnavailable(f"{rel_path} is missing from {dist_name} {dist.version} (looked at {path}); "
-                                    f"reinstall it: {INSTALL_HINT}")
+        raise SampleDataUnavailable(f"{rel_path} is missing from {dist_name} {dist.version} "
+                                    f"(looked at {path}); reinstall it: {INSTALL_HINT}")
     return path, dist.version
 
 
@@ -58,12 +59,13 @@ def _import(module: str, dist_name: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise SampleDataUnavailable(f"reading this sample needs '{dist_name}': {INSTALL_HINT}") from None
+        raise SampleDataUnavailable(
+            f"reading this sample needs '{dist_name}': {INSTALL_HINT}") from None
 
 
 def _meta(generator, **extra):
-    return {"synthetic": False, "generator": f"classicseg.samples.real.{generator}", "seed": None, "hard": False,
-            **extra}
+    return {"synthetic": False, "generator": f"classicseg.samples.real.{generator}", "seed": None,
+            "hard": False, **extra}
 
 
 # --------------------------------------------------------------------------- with ground truth
@@ -87,16 +89,19 @@ def microscopy_nuclei_stardist():
     lut[ids] = np.arange(1, len(ids) + 1)
     labels = lut[mask]
     boxes = boxes_from_labels(labels, len(ids))
-    return make_case("2DBox_Microscopy_real", "Microscopy", gray_to_rgb(to_uint8(img)), boxes, labels,
+    return make_case("2DBox_Microscopy_real", "Microscopy", gray_to_rgb(to_uint8(img)), boxes,
+                     labels,
                      meta=_meta("microscopy_nuclei_stardist", package=f"stardist {version}",
-                                files=["stardist/data/images/img2d.tif", "stardist/data/images/mask2d.tif"],
+                                files=["stardist/data/images/img2d.tif",
+                                       "stardist/data/images/mask2d.tif"],
                                 channels="grayscale"))
 
 
 _MNI = "nilearn/datasets/data/mni_icbm152_{}_tal_nlin_sym_09a_converted.nii.gz"
 
 
-def mr_ventricles_mni152(*, z_start: int = 54, n_slices: int = 20, thickness: int = 3, threshold: float = 0.6):
+def mr_ventricles_mni152(*, z_start: int = 54, n_slices: int = 20, thickness: int = 3,
+                         threshold: float = 0.6):
     """MNI152 (ICBM 2009a symmetric) T1 template with both lateral ventricles as targets.
 
     The 1 mm template from the nilearn wheel is reoriented to axial slices (anterior up,
@@ -129,7 +134,8 @@ def mr_ventricles_mni152(*, z_start: int = 54, n_slices: int = 20, thickness: in
     objs = ndi.find_objects(lab)
     inner = [i for i in range(1, len(sizes)) if objs[i - 1] is not None and
              all(o.start > r.start and o.stop < r.stop for o, r in zip(objs[i - 1], roi))]
-    pair = sorted(sorted(inner, key=lambda i: -sizes[i])[:2], key=lambda i: objs[i - 1][2].start)  # image-left first
+    # the two largest, image-left first
+    pair = sorted(sorted(inner, key=lambda i: -sizes[i])[:2], key=lambda i: objs[i - 1][2].start)
     z0, z1 = z_start, z_start + n_slices * thickness
     ys, xs = np.nonzero(t1.max(axis=0) > 10)
     y0, y1 = max(ys.min() - 6, 0), min(ys.max() + 7, t1.shape[1])
@@ -144,7 +150,8 @@ def mr_ventricles_mni152(*, z_start: int = 54, n_slices: int = 20, thickness: in
     for k, i in enumerate(pair):
         labels[slab((lab == i).astype(np.float64)) >= 0.5] = k + 1
     boxes = boxes_from_labels(labels, 2)
-    return make_case("3DBox_MR_real", "MR", img, boxes, labels, spacing=(1.0, 1.0, float(thickness)),
+    return make_case("3DBox_MR_real", "MR", img, boxes, labels,
+                     spacing=(1.0, 1.0, float(thickness)),
                      meta=_meta("mr_ventricles_mni152", package=f"nilearn {version}",
                                 files=[_MNI.format(k) for k in ("t1", "gm", "wm")],
                                 crop_zyx_1mm=[[z0, z1], [int(y0), int(y1)], [int(x0), int(x1)]],
@@ -174,7 +181,8 @@ def microscopy_cell_skimage():
     img = _skimage_image("cell")
     boxes = np.array([[372, 321, 484, 430]])
     return make_case("2DBox_Microscopy_real", "Microscopy", gray_to_rgb(img), boxes, None,
-                     meta=_meta("microscopy_cell_skimage", files=["skimage/data/cell.png"], channels="grayscale",
+                     meta=_meta("microscopy_cell_skimage", files=["skimage/data/cell.png"],
+                                channels="grayscale",
                                 boxes_by="drawn by the classicseg authors around the cell"))
 
 
@@ -183,14 +191,16 @@ def microscopy_ihc_skimage():
     img = _skimage_image("immunohistochemistry")
     boxes = np.array([[288, 262, 446, 505], [333, 0, 511, 262]])
     return make_case("2DBox_Microscopy_real", "Microscopy", img, boxes, None,
-                     meta=_meta("microscopy_ihc_skimage", files=["skimage/data/ihc.png"], channels="rgb",
+                     meta=_meta("microscopy_ihc_skimage", files=["skimage/data/ihc.png"],
+                                channels="rgb",
                                 boxes_by="drawn by the classicseg authors around two glands"))
 
 
 def _dicom(name: str):
     """The dataset of a pydicom-data file (clear errors when pydicom or pydicom-data is missing)."""
     pydicom = _import("pydicom", "pydicom")
-    package_file("pydicom-data", f"data_store/data/{name}")   # clear message when pydicom-data is absent
+    # a clear message when pydicom-data is absent
+    package_file("pydicom-data", f"data_store/data/{name}")
     from pydicom.data import get_testdata_file
 
     path = get_testdata_file(name)
@@ -210,7 +220,8 @@ def us_pelvis_pydicom():
     gray = np.round(img.astype(np.float64).mean(axis=2)).astype(np.uint8)
     boxes = np.array([[2, 52, 200, 190]])
     return make_case("2DBox_US_real", "US", gray_to_rgb(gray), boxes, None,
-                     meta=_meta("us_pelvis_pydicom", package="pydicom-data", files=["gdcm-US-ALOKA-16.dcm"],
+                     meta=_meta("us_pelvis_pydicom", package="pydicom-data",
+                                files=["gdcm-US-ALOKA-16.dcm"],
                                 boxes_by="drawn by the classicseg authors around the bladder"))
 
 
@@ -252,5 +263,6 @@ def ct_abdomen_pydicom():
     px = [float(v) for v in ds.PixelSpacing]
     thick = float(getattr(ds, "SliceThickness", 0) or 1.0)
     return make_case("3DBox_CT_real", "CT", img, boxes, None, spacing=(px[1], px[0], thick),
-                     meta=_meta("ct_abdomen_pydicom", files=["explicit_VR-UN.dcm"], window="W400/L40",
+                     meta=_meta("ct_abdomen_pydicom", files=["explicit_VR-UN.dcm"],
+                                window="W400/L40",
                                 boxes_by="drawn by the classicseg authors around the kidneys"))

@@ -1,4 +1,4 @@
-"""Failure-analysis helpers: gallery rows, gap ranking, IoU-flagging statistics, model-pass counts."""
+"""Failure analysis: gallery rows, gap ranking, IoU-flagging statistics, model-pass counts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from classicseg.io import Case
 from classicseg.analysis import failures
+from classicseg.io import Case
 from classicseg.pipeline.router import Route
 from classicseg.result import SegmentationResult
 
@@ -100,12 +100,14 @@ def _row(name, dsc, gap=math.nan):
 
 def test_rank_by_gap_orders_both_ways_and_restricts_methods():
     rows = [_row(n, {"a": a, "b": b, "c": 0.0})
-            for n, a, b in [("x", 0.9, 0.5), ("y", 0.2, 0.8), ("z", math.nan, 0.5), ("w", 0.6, 0.6)]]
+            for n, a, b in [("x", 0.9, 0.5), ("y", 0.2, 0.8), ("z", math.nan, 0.5),
+                            ("w", 0.6, 0.6)]]
     ranked = failures.rank_by_gap(rows, "a", "b")
     assert [r.name for r in ranked] == ["x", "w", "y", "z"]    # NaN last
     assert ranked[0].gap == pytest.approx(0.4) and ranked[2].gap == pytest.approx(-0.6)
-    assert ranked[0].methods == ("a", "b") and "c" not in ranked[0].dsc and "c" not in ranked[0].pixels
-    assert math.isnan(rows[0].gap) and "c" in rows[0].preds     # inputs not modified
+    assert (ranked[0].methods == ("a", "b") and "c" not in ranked[0].dsc
+            and "c" not in ranked[0].pixels)
+    assert math.isnan(rows[0].gap) and "c" in rows[0].preds  # inputs not modified
     reverse = failures.rank_by_gap(rows, "b", "a")
     assert [r.name for r in reverse][:3] == ["y", "w", "x"] and reverse[0].methods == ("b", "a")
     absolute = failures.rank_by_gap(rows, "a", "b", absolute=True)
@@ -164,8 +166,10 @@ def test_spearman():
 
 def test_model_passes_2d_and_other_methods():
     case = _case_2d()
-    assert failures.model_passes(case, Route("litemedsam", "")) == {"encoder_passes": 1, "decoder_calls": 2}
-    assert failures.model_passes(case, Route("kmeans", "")) == {"encoder_passes": 0, "decoder_calls": 0}
+    assert failures.model_passes(case, Route("litemedsam", "")) == {"encoder_passes": 1,
+                                                                     "decoder_calls": 2}
+    assert failures.model_passes(case, Route("kmeans", "")) == {"encoder_passes": 0,
+                                                                 "decoder_calls": 0}
 
 
 def test_model_passes_3d_shares_slices_between_boxes():
@@ -186,10 +190,12 @@ def test_model_passes_matches_litemedsam_slice_plan():
         z0 = int(rng.integers(0, 10))
         z1 = z0 + int(rng.integers(0, 25))
         for s in (1, 2, 3, 5):
-            case = Case("3DBox_MR_toy", np.zeros((z1 + 1, 8, 8), np.uint8), np.array([[0, 0, z0, 7, 7, z1]]))
+            case = Case("3DBox_MR_toy", np.zeros((z1 + 1, 8, 8), np.uint8),
+                        np.array([[0, 0, z0, 7, 7, z1]]))
             up, down = lm.slice_plan(z0, z1, s)
             n = len(set(up) | set(down))
-            assert failures.model_passes(case, Route("litemedsam", "", s=s)) == {"encoder_passes": n, "decoder_calls": n}
+            assert failures.model_passes(case, Route("litemedsam", "", s=s)) == {
+                "encoder_passes": n, "decoder_calls": n}
 
 
 def test_model_passes_volume_grid_and_crop_by_hand():
@@ -203,8 +209,10 @@ def test_model_passes_volume_grid_and_crop_by_hand():
     assert failures.model_passes(case, every3, grid="volume") == {"encoder_passes": 11,
                                                                    "decoder_calls": 12}
     # crop-then-infer: every box encodes its own window on each of its slices, nothing shared
-    assert failures.model_passes(case, every3, crop=True) == {"encoder_passes": 10, "decoder_calls": 10}
-    assert failures.model_passes(case, Route("litemedsam", "", s=1), crop=True)["encoder_passes"] == 23
+    assert failures.model_passes(case, every3, crop=True) == {"encoder_passes": 10,
+                                                               "decoder_calls": 10}
+    assert failures.model_passes(case, Route("litemedsam", "", s=1),
+                                 crop=True)["encoder_passes"] == 23
     assert failures.model_passes(_case_2d(), Route("litemedsam", ""), crop=True) == {
         "encoder_passes": 2, "decoder_calls": 2}
     with pytest.raises(ValueError, match="grid"):
@@ -214,9 +222,9 @@ def test_model_passes_volume_grid_and_crop_by_hand():
 @pytest.mark.slow
 def test_model_passes_counts_what_the_predictor_runs(monkeypatch):
     pytest.importorskip("torch")
-    from classicseg.models.litemedsam import LiteMedSAM
-
     import torch
+
+    from classicseg.models.litemedsam import LiteMedSAM
 
     model = LiteMedSAM.load()
     encoded, decoded = [], []
@@ -238,8 +246,8 @@ def test_model_passes_counts_what_the_predictor_runs(monkeypatch):
     vol[0:5, 6:18, 6:18] += 150
     vol[2:7, 22:36, 20:34] += 170
     case = Case("3DBox_CT_toy", vol, np.array([[5, 5, 0, 18, 18, 4], [19, 21, 2, 34, 36, 6]]))
-    for s, grid, crop in [(1, "box", False), (2, "box", False), (2, "volume", False), (2, "box", True),
-                          (2, "volume", True)]:
+    for s, grid, crop in [(1, "box", False), (2, "box", False), (2, "volume", False),
+                          (2, "box", True), (2, "volume", True)]:
         encoded.clear(), decoded.clear()
         res = model.segment(case.image, case.boxes, s=s, grid=grid, crop=crop)
         want = failures.model_passes(case, Route("litemedsam", "", s=s), grid=grid, crop=crop)

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from classicseg.analysis import studies
 from classicseg.io import Case
 from classicseg.metrics import normalized_surface_dice
-from classicseg.analysis import studies
 from classicseg.result import SegmentationResult
 
 
@@ -32,7 +32,8 @@ def test_tolerant_overlap_counts_area_within_tolerance():
     b = studies.shifted(a, 0, 4)  # columns 9..18; 2 px tolerance reaches 8 of 10 columns each way
     assert studies.tolerant_area_overlap(a, b) == pytest.approx(0.8)
     assert studies.tolerant_area_overlap(a, b, tolerance=4) == pytest.approx(1.0)
-    assert studies.tolerant_area_overlap(a, b, tolerance=0) == pytest.approx(0.6)  # plain overlap share
+    # the plain overlap share
+    assert studies.tolerant_area_overlap(a, b, tolerance=0) == pytest.approx(0.6)
     assert studies.tolerant_area_overlap(a, a) == 1.0
 
 
@@ -85,7 +86,8 @@ def test_subset_case_relabels_and_keeps_the_original():
     gt = np.zeros((10, 10), np.uint16)
     gt[0:2, 0:2], gt[4:6, 4:6], gt[8:10, 8:10] = 1, 2, 3
     boxes = np.array([[0, 0, 1, 1], [4, 4, 5, 5], [8, 8, 9, 9]])
-    case = Case("2DBox_Microscopy_1", np.zeros((10, 10, 3), np.uint8), boxes, gts=gt, meta={"synthetic": True})
+    case = Case("2DBox_Microscopy_1", np.zeros((10, 10, 3), np.uint8), boxes, gts=gt,
+                meta={"synthetic": True})
     sub = studies.subset_case(case, [2, 0])
     assert sub.boxes.tolist() == [[8, 8, 9, 9], [0, 0, 1, 1]]
     assert sub.gts[8, 8] == 1 and sub.gts[0, 0] == 2 and sub.gts[4, 4] == 0
@@ -101,11 +103,13 @@ def test_per_box_table_sizes_dice_and_iou():
     gt = np.zeros((20, 20), np.uint16)
     gt[2:6, 2:10] = 1
     gt[12:18, 12:18] = 2
-    case = Case("2DBox_US_1", np.zeros((20, 20, 3), np.uint8), np.array([[1, 1, 10, 6], [11, 11, 18, 18]]), gts=gt)
+    case = Case("2DBox_US_1", np.zeros((20, 20, 3), np.uint8),
+                np.array([[1, 1, 10, 6], [11, 11, 18, 18]]), gts=gt)
     good = result_of([gt == 1, gt == 2], gt.shape)
     half = result_of([gt == 1, np.zeros_like(gt, bool)], gt.shape)
     rows = studies.per_box_table(case, {"good": good, "half": half}, iou_of="good")
-    assert [r["side"] for r in rows] == [10, 8] and rows[0]["area"] == 60 and rows[1]["gt_pixels"] == 36
+    assert ([r["side"] for r in rows] == [10, 8] and rows[0]["area"] == 60
+            and rows[1]["gt_pixels"] == 36)
     assert rows[1]["dsc"] == {"good": 1.0, "half": 0.0} and rows[0]["iou_pred"] == 0.9
 
 
@@ -129,7 +133,8 @@ def pet_case():
     gt[6:10, 8:14, 8:14] = 1
     vol[gt == 1] = 200
     vol[0:3, 0:4, 0:4] = 250                       # "physiological uptake" outside the box
-    return Case("3DBox_PET_1", vol, np.array([[7, 7, 5, 14, 14, 10]]), spacing=(4.0, 4.0, 4.0), gts=gt)
+    return Case("3DBox_PET_1", vol, np.array([[7, 7, 5, 14, 14, 10]]), spacing=(4.0, 4.0, 4.0),
+                gts=gt)
 
 
 def test_threshold_study_pet_and_forcing():
@@ -177,7 +182,8 @@ def test_scaled_boxes_grow_shrink_and_clip():
 def test_subsampling_sweep_scores_each_s_with_a_fake_model():
     gt = np.zeros((9, 12, 12), np.uint8)
     gt[1:8, 3:9, 3:9] = 1
-    case = Case("3DBox_CT_0001", gt * 100, np.array([[2, 2, 1, 9, 9, 7]]), spacing=(1.0, 1.0, 1.0), gts=gt)
+    case = Case("3DBox_CT_0001", gt * 100, np.array([[2, 2, 1, 9, 9, 7]]), spacing=(1.0, 1.0, 1.0),
+                gts=gt)
     calls = []
 
     def fake_segment(image, boxes, *, s):

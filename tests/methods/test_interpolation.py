@@ -2,12 +2,18 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage as ndi
 
 from classicseg.methods.interpolation import (
-    fill_slices, plan_sparse_slices, segment_sparse_3d, shape_interpolate, signed_distance)
+    fill_slices,
+    plan_sparse_slices,
+    segment_sparse_3d,
+    shape_interpolate,
+    signed_distance,
+)
 
 masks = arrays(bool, st.tuples(st.integers(1, 12), st.integers(1, 12)))
 

@@ -3,11 +3,18 @@
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from classicseg.methods.microscopy import (
-    box_has_circle, circle_fraction, classify_channels, kmeans_split, segment_kmeans, segment_two_channel)
+    box_has_circle,
+    circle_fraction,
+    classify_channels,
+    kmeans_split,
+    segment_kmeans,
+    segment_two_channel,
+)
 
 
 def cells_image(dark_cells=False):
@@ -37,15 +44,15 @@ def test_classify_channels():
         two = gray.copy() + 1
         two[..., (c + 1) % 3] += 3
         two[..., c] = 0
-        assert classify_channels(two) == "two-channel"          # wins over grayscale
+        assert classify_channels(two) == "two-channel"  # wins over grayscale
     c2_differs = gray.copy()
     c2_differs[..., 2] += 1
-    assert classify_channels(c2_differs) == "rgb"               # the reference code checks c0 == c1 only
+    assert classify_channels(c2_differs) == "rgb"       # the reference code checks c0 == c1 only
     assert classify_channels(c2_differs, gray_tolerance=1) == "grayscale"
     rgb = np.random.default_rng(0).integers(1, 255, (5, 5, 3)).astype(np.uint8)
     assert classify_channels(rgb) == "rgb"
     one = np.zeros((3, 4, 3), np.uint8)
-    one[..., 0] = 7                                             # two zero channels: not "exactly one"
+    one[..., 0] = 7                                     # two zero channels: not "exactly one"
     assert classify_channels(one) == "rgb"
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         classify_channels(np.zeros((3, 3, 2), np.uint8))
@@ -58,7 +65,8 @@ def test_circle_rule():
     boxes = np.array([[0, 0, 99, 99], [100, 0, 199, 99], [200, 0, 299, 99]])
     assert circle_fraction(img, boxes) == pytest.approx(2 / 3)
     assert circle_fraction(img, boxes[2:]) == 0.0
-    assert circle_fraction(img.astype(np.uint16) * 256, boxes) == pytest.approx(2 / 3)  # rescaled to uint8
+    # rescaled to uint8
+    assert circle_fraction(img.astype(np.uint16) * 256, boxes) == pytest.approx(2 / 3)
     assert circle_fraction(img, np.zeros((0, 4))) == 0.0        # no boxes: no division by zero
     assert circle_fraction(img, [[5, 5, 5, 5]]) == 0.0          # 1-pixel box
     with pytest.raises(ValueError, match="uint8"):
@@ -105,8 +113,8 @@ def test_centre_window_picks_dark_cells_too():
 def test_kmeans_small_boxes_border_boxes_constant_crops_and_dtypes():
     img, boxes, truth = cells_image()
     tiny = segment_kmeans(img, [[12, 12, 14, 14], [0, 0, 0, 0], [95, 75, 99, 79]])
-    assert (tiny.segs[12:15, 12:15] == 1).sum() >= 5            # 3x3 box: majority cluster of the window
-    assert tiny.segs[0, 0] == 2                                 # 1-pixel box: constant crop, one cluster
+    assert (tiny.segs[12:15, 12:15] == 1).sum() >= 5    # 3x3 box: majority cluster of the window
+    assert tiny.segs[0, 0] == 2                         # 1-pixel box: constant crop, one cluster
     assert "constant" in tiny.boxes[1].reason
     # raw values: a uint16 / float image gives the same masks as the uint8 one
     for other in (img[..., 0].astype(np.uint16) * 100, img[..., 0].astype(np.float32) + 0.5):
@@ -182,8 +190,8 @@ def test_two_channel_odd_inputs_and_no_mutation():
     before = img.copy()
     res = segment_two_channel(img, [[0, 0, 19, 19], [7, 7, 7, 7], [19, 19, 19, 19]])
     assert np.array_equal(img, before)
-    assert (res.segs == 1).sum() == 25 - 1 and res.segs[7, 7] == 2   # the 1-pixel box wins its pixel
-    assert res.segs[19, 19] == 0                                     # background 1-pixel box: empty
+    assert (res.segs == 1).sum() == 25 - 1 and res.segs[7, 7] == 2  # the 1-pixel box wins its pixel
+    assert res.segs[19, 19] == 0                                    # background 1-pixel box: empty
     assert not segment_two_channel(np.zeros((8, 8, 3)), [[0, 0, 7, 7]]).segs.any()  # constant
     with pytest.warns(UserWarning, match="no boxes"):
         assert not segment_two_channel(img, np.zeros((0, 4), int)).segs.any()

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage as ndi
 
@@ -104,7 +105,10 @@ def test_reference_cube_element_grows_one_way_only():
     m[5, 5, 5] = True
     cross, _ = force_volume(m, bounds=(0.05, 0.9))
     cube, _ = force_volume(m, bounds=(0.05, 0.9), structure="cube2")
-    centroid = lambda a: np.array(np.nonzero(a)).mean(axis=1)
+
+    def centroid(a):
+        return np.array(np.nonzero(a)).mean(axis=1)
+
     assert np.allclose(centroid(cross), 5)                  # symmetric about the seed
     assert not np.allclose(centroid(cube), 5)               # drifts toward one corner
     with pytest.raises(ValueError, match="structure"):

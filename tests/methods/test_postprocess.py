@@ -6,7 +6,8 @@ import warnings
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage as ndi
 
@@ -14,9 +15,17 @@ from classicseg.methods.ellipse import Ellipse, ellipse_mask, fit_ellipse
 from classicseg.methods.microscopy import segment_kmeans, segment_two_channel
 from classicseg.methods.oct import segment_oct
 from classicseg.methods.pet import segment_pet
-from classicseg.methods.postprocess import (POSTPROCESS, apply_postprocess, box_filter, fill_holes,
-                                            largest_component, parse_postprocess, postprocess_mask,
-                                            postprocessed, relabel_result)
+from classicseg.methods.postprocess import (
+    POSTPROCESS,
+    apply_postprocess,
+    box_filter,
+    fill_holes,
+    largest_component,
+    parse_postprocess,
+    postprocess_mask,
+    postprocessed,
+    relabel_result,
+)
 from classicseg.result import SegmentationResult
 
 
@@ -300,20 +309,24 @@ def test_old_postprocess_keywords_still_work_with_a_warning():
 
 # --------------------------------------------------------------------------- ellipse
 
-@pytest.mark.parametrize("centre, axes, angle", [((80, 60), (100, 60), 30), ((50, 70), (40, 90), 0),
-                                                 ((64, 64), (70, 70), 0), ((70, 50), (120, 50), 135)])
+@pytest.mark.parametrize("centre, axes, angle", [((80, 60), (100, 60), 30),
+                                                 ((50, 70), (40, 90), 0),
+                                                 ((64, 64), (70, 70), 0),
+                                                 ((70, 50), (120, 50), 135)])
 def test_ellipse_fit_recovers_a_drawn_ellipse(centre, axes, angle):
     m = np.zeros((140, 160), np.uint8)
     cv2.ellipse(m, (tuple(map(float, centre)), tuple(map(float, axes)), float(angle)), 1, -1)
     e = fit_ellipse(m.astype(bool))
-    assert e.center_x == pytest.approx(centre[0], abs=1) and e.center_y == pytest.approx(centre[1], abs=1)
+    assert (e.center_x == pytest.approx(centre[0], abs=1)
+            and e.center_y == pytest.approx(centre[1], abs=1))
     assert e.semi_major == pytest.approx(max(axes) / 2, abs=1.5)
     assert e.semi_minor == pytest.approx(min(axes) / 2, abs=1.5)
     redrawn = ellipse_mask(m.shape, e)
     dice = 2 * (redrawn & (m > 0)).sum() / (redrawn.sum() + m.sum())
     assert dice > 0.97
     a, b = e.semi_major, e.semi_minor
-    assert 2 * np.pi * b <= e.circumference <= 2 * np.pi * a and e.area == pytest.approx(np.pi * a * b)
+    assert (2 * np.pi * b <= e.circumference <= 2 * np.pi * a
+            and e.area == pytest.approx(np.pi * a * b))
 
 
 def test_ellipse_fit_uses_the_largest_component_and_rejects_bad_masks():

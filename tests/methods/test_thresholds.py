@@ -5,14 +5,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from skimage import filters
 
 from classicseg.methods import thresholds
 from classicseg.methods.thresholds import (
-    GHTParams, ght_scores, histogram, pooled_threshold, threshold_ght, threshold_met,
-    threshold_otsu)
+    GHTParams,
+    ght_scores,
+    histogram,
+    pooled_threshold,
+    threshold_ght,
+    threshold_met,
+    threshold_otsu,
+)
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data"  # vendored: tests/data/README.md
 VECTORS = REFERENCE / "ght_vectors.json"

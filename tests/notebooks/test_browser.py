@@ -5,11 +5,11 @@ a mouse drag on the jupyter-bbox-widget image reaches the kernel as a new prompt
 segmentations are recomputed and the figure in the page changes.
 
 How it runs: JupyterLab on 127.0.0.1 (free port, no token, isolated config/runtime dirs) serves
-a temporary copy of ``tests/notebooks/browser_nb/box_demo.py`` converted to ``.ipynb``; headless Chromium
-(Debian's ``/usr/bin/chromium`` driven by Python Playwright -- never ``playwright install``)
-opens it, runs all cells, drags a box around the second object, re-runs the read-back cell and
-parses the JSON it prints. A screenshot goes to ``artifacts/browser/box_demo.png`` (repo root).
-The server is ended by its PID.
+a temporary copy of ``tests/notebooks/browser_nb/box_demo.py`` converted to ``.ipynb``; headless
+Chromium (Debian's ``/usr/bin/chromium`` driven by Python Playwright -- never
+``playwright install``) opens it, runs all cells, drags a box around the second object, re-runs
+the read-back cell and parses the JSON it prints. A screenshot goes to
+``artifacts/browser/box_demo.png`` (repo root). The server is ended by its PID.
 
 Marked ``browser``: select with ``-m browser``, deselect with ``-m 'not browser'``. Skips with the
 reason when Chromium or Playwright is missing (``.ci/run`` installs Chromium first).
@@ -48,15 +48,17 @@ TIMEOUT_MS = 120_000
 @pytest.fixture
 def chromium() -> str:
     """Path of a Chromium binary, or a skip saying why the browser test did not run."""
-    pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed; the browser "
-                        "test did NOT run (pip install -c constraints.txt -e '.[dev]')")
+    pytest.importorskip("playwright.sync_api",
+                        reason="Python playwright is not installed; the browser test did NOT run "
+                        "(pip install -c constraints.txt -e '.[dev]')")
     env = os.environ.get("CLASSICSEG_CHROMIUM")
     for cand in ([env] if env else []) + list(CHROMIUM_CANDIDATES):
         if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
             return cand
-    pytest.skip("Chromium not found (looked for $CLASSICSEG_CHROMIUM, " + ", ".join(CHROMIUM_CANDIDATES)
-                + "): install it with `apt-get install -y chromium` (.ci/run does); the browser test "
-                "did NOT run")
+    pytest.skip("Chromium not found (looked for $CLASSICSEG_CHROMIUM, "
+                + ", ".join(CHROMIUM_CANDIDATES)
+                + "): install it with `apt-get install -y chromium` (.ci/run does); "
+                "the browser test did NOT run")
 
 
 def _free_port() -> int:
@@ -69,14 +71,16 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"JupyterLab exited with {proc.returncode}:\n"
+                               f"{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
             time.sleep(0.3)
-    raise TimeoutError(f"JupyterLab did not answer {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+    raise TimeoutError(f"JupyterLab did not answer {url} within {timeout:.0f} s:\n"
+                       f"{log.read_text()[-3000:]}")
 
 
 @pytest.fixture
@@ -94,12 +98,14 @@ def lab_server(tmp_path):
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     env = dict(os.environ,
-               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
     port = _free_port()
     log = tmp_path / "jupyterlab.log"
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1",
+           "--port", str(port),
            "--ServerApp.port_retries=0", "--ServerApp.token=", "--ServerApp.password=",
            "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -155,12 +161,13 @@ def test_drag_a_box_in_jupyterlab_recomputes_both_segmentations(chromium, lab_se
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(f"{lab_server}/lab/tree/box_demo.ipynb?reset")
             page.wait_for_selector(".jp-Notebook .jp-CodeCell")
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-                                   " === 'idle'")
+            page.wait_for_function(
+                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                " && window.jupyterapp.shell.currentWidget.sessionContext"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+                " === 'idle'")
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
             # The bbox widget (img + svg overlay) and the score table appear once the cells ran.
@@ -176,7 +183,8 @@ def test_drag_a_box_in_jupyterlab_recomputes_both_segmentations(chromium, lab_se
             # Drag with the mouse, converting image pixels to page coordinates.
             widget_img.scroll_into_view_if_needed()
             geom = widget_img.evaluate("e => { const r = e.getBoundingClientRect();"
-                                       " return [r.x, r.y, r.width, r.height, e.naturalWidth, e.naturalHeight]; }")
+                                       " return [r.x, r.y, r.width, r.height,"
+                                       " e.naturalWidth, e.naturalHeight]; }")
             x, y, w, h, nw, nh = geom
             sx, sy = w / nw, h / nh
 
@@ -220,7 +228,8 @@ def test_drag_a_box_in_jupyterlab_recomputes_both_segmentations(chromium, lab_se
     elapsed = time.monotonic() - t_start
     (ARTIFACTS / "browser_test.json").write_text(json.dumps(
         {"seconds_in_browser": round(elapsed, 1), "before": first, "after": after,
-         "drag_image_px": [DRAG_FROM, DRAG_TO], "screenshot": "artifacts/browser/box_demo.png"}, indent=1))
+         "drag_image_px": [DRAG_FROM, DRAG_TO],
+         "screenshot": "artifacts/browser/box_demo.png"}, indent=1))
 
     # The kernel holds the box we drew (to within a pixel of display scaling) ...
     box = after["box"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pipeline_fakes
 import pytest
 
-import pipeline_fakes
 from classicseg.io import load_prediction
-from classicseg.pipeline.core import Pipeline, clear_model_cache
 from classicseg.pipeline import task
+from classicseg.pipeline.core import Pipeline, clear_model_cache
 from classicseg.pipeline.runner import RunOptions, dask_client, read_run_log, run_directory
 from classicseg.pipeline.task import CaseLog
 

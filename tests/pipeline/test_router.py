@@ -6,11 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
+from pipeline_fakes import FakeModels, fresh_models  # noqa: F401  (autouse fixture)
 
 from classicseg.io import Case, load_case, save_case
 from classicseg.pipeline.core import Pipeline
 from classicseg.pipeline.router import normalize_method, resolve_s, route
-from pipeline_fakes import FakeModels, fresh_models  # noqa: F401  (autouse fixture)
 
 
 def _case(modality: str, *, is_3d: bool | None = None, image=None, boxes=None) -> Case:
@@ -185,7 +185,8 @@ def test_zero_boxes_gives_empty_route_with_warning():
 
 
 def test_normalize_method_aliases():
-    assert [normalize_method(m) for m in ("MedSAM", "auto", "k-means")] == ["litemedsam", "auto", "kmeans"]
+    assert ([normalize_method(m) for m in ("MedSAM", "auto", "k-means")]
+            == ["litemedsam", "auto", "kmeans"])
 
 
 # ---------------------------------------------------------------- Pipeline
@@ -226,7 +227,8 @@ def test_pipeline_rejects_contradictory_baseline():
 def test_pipeline_runs_real_classical_methods():
     vol = np.zeros((6, 20, 20), np.uint8)
     vol[2:5, 6:12, 6:12] = 200
-    res = Pipeline(models=FakeModels()).segment(Case("3DBox_PET_0001", vol, np.array([[4, 4, 1, 13, 13, 5]])))
+    res = Pipeline(models=FakeModels()).segment(
+        Case("3DBox_PET_0001", vol, np.array([[4, 4, 1, 13, 13, 5]])))
     assert res.boxes[0].method == "ght" and "threshold" in res.boxes[0].extra
     assert res.segs[3, 8, 8] == 1 and res.segs[0, 0, 0] == 0
 
@@ -444,7 +446,8 @@ def test_pipeline_runs_every_classical_route():
     cases = {
         "ght": _case("OCT", image=oct_img, boxes=np.array([[15, 15, 40, 40]])),
         "threshold": _case("Microscopy", image=two, boxes=boxes),
-        "kmeans": _case("Microscopy", image=np.repeat(bars[..., None], 3, 2), boxes=np.array([[40, 20, 80, 100]])),
+        "kmeans": _case("Microscopy", image=np.repeat(bars[..., None], 3, 2),
+                        boxes=np.array([[40, 20, 80, 100]])),
     }
     for method, case in cases.items():
         res = Pipeline(models=FakeModels()).segment(case)

@@ -1,4 +1,4 @@
-"""Tests of the sample registry, the phantoms, the challenge-format writer and the user-data loader."""
+"""The sample registry, the phantoms, the challenge-format writer and the user-data loader."""
 
 from __future__ import annotations
 
@@ -11,10 +11,18 @@ import pytest
 
 from classicseg import samples
 from classicseg.boxes import box_slices
-from classicseg.io import MODALITIES, MODALITIES_3D, ChallengeFileError, dimension_from_name, load_case, parse_modality
-from classicseg.samples import real, registry
-from classicseg.io import iter_cases as load_directory, load_case_2025
+from classicseg.io import (
+    MODALITIES,
+    MODALITIES_3D,
+    ChallengeFileError,
+    dimension_from_name,
+    load_case,
+    load_case_2025,
+    parse_modality,
+)
+from classicseg.io import iter_cases as load_directory
 from classicseg.io_cvpr2025 import boxes_from_2025
+from classicseg.samples import real, registry
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_SAMPLES = REPO / "data_samples"
@@ -122,7 +130,7 @@ def test_generators_are_deterministic(name):
     assert sha(a.image) != sha(c.image)
 
 
-# --------------------------------------------------------------------------- what the phantoms teach
+# ------------------------------------------------------------------------- what the phantoms teach
 
 def test_microscopy_channel_situations():
     two = _load("microscopy-two-channel").image
@@ -133,7 +141,8 @@ def test_microscopy_channel_situations():
         assert np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2])
     he = _load("microscopy-he").image.astype(int)
     assert np.abs(he[..., 0] - he[..., 1]).mean() > 20
-    assert _load("microscopy-dark-cells").n_boxes >= 20 and _load("microscopy-nuclei-stardist").n_boxes == 125
+    assert (_load("microscopy-dark-cells").n_boxes >= 20
+            and _load("microscopy-nuclei-stardist").n_boxes == 125)
 
 
 def test_circle_rule_fires_only_on_round_nuclei():
@@ -184,7 +193,7 @@ def test_fetal_head_label_is_a_filled_ellipse():
     assert abs(p.area / ellipse_area - 1) < 0.02
 
 
-# --------------------------------------------------------------------------- writing and round trips
+# ------------------------------------------------------------------------ writing and round trips
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
@@ -205,15 +214,17 @@ def test_write_round_trips_through_the_challenge_format(written):
     for p in paths:
         gt = out / "gts" / p.name
         case = load_case(p, gt)
-        name, _, flag = next(e for e in samples.DEFAULT_SET if samples.file_name(e.split(":")[0],
-                                                                                 hard=e.endswith(":hard")) == p.name
-                             ).partition(":")
+        name, _, flag = next(
+            e for e in samples.DEFAULT_SET
+            if samples.file_name(e.split(":")[0], hard=e.endswith(":hard")) == p.name
+        ).partition(":")
         ref = _load(name, hard=flag == "hard")
         assert np.array_equal(case.image, ref.image) and np.array_equal(case.boxes, ref.boxes)
         assert np.array_equal(case.gts, ref.gts)
         assert case.spacing == ref.spacing and case.modality == ref.modality
         with np.load(p, allow_pickle=False) as z:
-            assert set(z.files) == ({"imgs", "boxes", "spacing"} if ref.is_3d else {"imgs", "boxes"})
+            assert set(z.files) == ({"imgs", "boxes", "spacing"} if ref.is_3d
+                                    else {"imgs", "boxes"})
         with np.load(gt, allow_pickle=False) as z:
             assert set(z.files) == ({"gts", "spacing"} if ref.is_3d else {"gts"})
 
@@ -223,14 +234,17 @@ def test_written_manifest_matches_the_committed_data_samples(written):
     out, paths = written
     if not (DATA_SAMPLES / "MANIFEST.tsv").is_file():
         pytest.skip("data_samples/ not generated in this checkout")
-    new, old = registry._read_manifest(out / "MANIFEST.tsv"), registry._read_manifest(DATA_SAMPLES / "MANIFEST.tsv")
+    new, old = (registry._read_manifest(out / "MANIFEST.tsv"),
+                registry._read_manifest(DATA_SAMPLES / "MANIFEST.tsv"))
     assert sorted(new) == sorted(old)
     for f, row in new.items():
         for col in ("sha256_imgs", "sha256_gts", "licence", "source", "shape", "n_boxes"):
-            assert row[col] == old[f][col], (f, col, "regenerate with: classicseg samples write data_samples --overwrite")
+            assert row[col] == old[f][col], (
+                f, col, "regenerate with: classicseg samples write data_samples --overwrite")
         for sub in ("imgs", "gts"):
             if (out / sub / f).exists():
-                assert (out / sub / f).read_bytes() == (DATA_SAMPLES / sub / f).read_bytes(), (sub, f)
+                assert ((out / sub / f).read_bytes()
+                        == (DATA_SAMPLES / sub / f).read_bytes()), (sub, f)
 
 
 def test_data_samples_stays_small():
@@ -245,7 +259,8 @@ def test_write_refuses_to_overwrite_and_merges_the_manifest(tmp_path):
     before = (tmp_path / "imgs" / samples.file_name("oct-cysts")).read_bytes()
     with pytest.raises(FileExistsError):
         samples.write(tmp_path, ["us-fetal-head", "oct-cysts"])
-    assert not (tmp_path / "imgs" / samples.file_name("us-fetal-head")).exists()   # nothing half-written
+    # nothing half-written
+    assert not (tmp_path / "imgs" / samples.file_name("us-fetal-head")).exists()
     samples.write(tmp_path, ["oct-cysts:hard", "microscopy-cell-skimage"])
     samples.write(tmp_path, ["oct-cysts"], overwrite=True)
     assert (tmp_path / "imgs" / samples.file_name("oct-cysts")).read_bytes() == before
@@ -278,7 +293,8 @@ def test_missing_package_says_how_to_install(monkeypatch):
 # --------------------------------------------------------------------------- user data
 
 def _write_2025(path, image, box_dicts, gts=None, extra=None):
-    arrays = {"imgs": image, "boxes": np.array(box_dicts, dtype=object), "spacing": np.array([1.0, 1.0, 2.0])}
+    arrays = {"imgs": image, "boxes": np.array(box_dicts, dtype=object),
+              "spacing": np.array([1.0, 1.0, 2.0])}
     if gts is not None:
         arrays["gts"] = gts
     arrays.update(extra or {})
@@ -300,9 +316,10 @@ def test_load_directory_layouts_and_2025_format(tmp_path, make_case):
     vol = np.zeros((10, 32, 40), np.uint8)
     gts = np.zeros(vol.shape, np.uint16)
     gts[2:7, 5:20, 6:30] = 1
-    box = {"z_min": 2, "z_max": 6, "z_mid": 4, "z_mid_x_min": 6, "z_mid_y_min": 5, "z_mid_x_max": 29,
-           "z_mid_y_max": 19}
-    _write_2025(flat / "3DBox_CT_0002.npz", vol, [box], gts, extra={"text_prompts": np.array({"1": "liver"})})
+    box = {"z_min": 2, "z_max": 6, "z_mid": 4, "z_mid_x_min": 6, "z_mid_y_min": 5,
+           "z_mid_x_max": 29, "z_mid_y_max": 19}
+    _write_2025(flat / "3DBox_CT_0002.npz", vol, [box], gts,
+                extra={"text_prompts": np.array({"1": "liver"})})
     cases = list(load_directory(flat))
     assert [c.name for c in cases] == ["2DBox_US_0001", "3DBox_CT_0002"]
     c25 = cases[1]
@@ -359,7 +376,8 @@ def test_cli_samples_list(cli_main, capsys):
 
 
 def test_cli_samples_write_and_gallery(cli_main, tmp_path, capsys):
-    assert cli_main(["samples", "write", str(tmp_path), "--names", "oct-cysts", "pet-lesions:hard"]) == 0
+    assert cli_main(["samples", "write", str(tmp_path),
+                     "--names", "oct-cysts", "pet-lesions:hard"]) == 0
     assert (tmp_path / "imgs" / samples.file_name("pet-lesions", hard=True)).is_file()
     assert cli_main(["samples", "write", str(tmp_path), "--names", "oct-cysts"]) == 1   # exists
     assert "overwrite" in capsys.readouterr().err

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..preprocess import pad_to_square, resize_longest_side
 
-__all__ = ["SIZE", "BOX_SHIFT", "scale_boxes_256", "box_from_mask_256", "middle_slice", "slice_plan",
-           "context_window"]
+__all__ = ["SIZE", "BOX_SHIFT", "scale_boxes_256", "box_from_mask_256", "middle_slice",
+           "slice_plan", "context_window"]
 
 SIZE = 256        # model input side
 BOX_SHIFT = 3     # px added around a propagated box in the 256 frame (official bbox_shift)
@@ -63,7 +63,8 @@ def middle_slice(z_min: int, z_max: int) -> int:
     return int((int(z_max) - int(z_min)) / 2 + int(z_min))
 
 
-def slice_plan(z_min: int, z_max: int, s: int = 1, grid: str = "box") -> tuple[list[int], list[int]]:
+def slice_plan(z_min: int, z_max: int, s: int = 1,
+               grid: str = "box") -> tuple[list[int], list[int]]:
     """Slices a 3D box predicts, in walk order: ``(up, down)``.
 
     ``up`` starts at the middle slice and goes to ``z_max``; ``down`` goes from below the
@@ -97,7 +98,8 @@ def slice_plan(z_min: int, z_max: int, s: int = 1, grid: str = "box") -> tuple[l
     else:
         planned = set(range(-(-z_min // s) * s, z_max + 1, s)) | {z_min, z_max}
     planned.add(mid)
-    return sorted(z for z in planned if z >= mid), sorted((z for z in planned if z < mid), reverse=True)
+    return (sorted(z for z in planned if z >= mid),
+            sorted((z for z in planned if z < mid), reverse=True))
 
 
 def context_window(box, spatial_hw, context: float) -> tuple[slice, slice]:

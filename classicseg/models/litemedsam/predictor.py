@@ -40,16 +40,14 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ...methods._common import start_result
-from ...validation import (InvalidInputError, check_boxes, check_image, check_rgb_image,
-                           spatial_ndim)
+from ...validation import InvalidInputError, check_boxes, check_image, check_rgb_image, spatial_ndim
 from ..device import choose_device
 from ..preprocess import longest_side_size, normalize_minmax, pad_to_square, resize_longest_side
 from .geometry import SIZE, box_from_mask_256, context_window, scale_boxes_256, slice_plan
@@ -58,6 +56,26 @@ from .tiny_vit import fuse_conv_bn
 from .weights import LITEMEDSAM_SHA256, WeightsError, load_litemedsam_state_dict
 
 __all__ = ["LiteMedSAM", "Prepared"]
+
+
+@dataclass
+class _Walk:
+    """One box's 3D walk so far: predicted slice masks, the last one (the next prompt's source),
+    and per slice, in walk order, its predicted IoU and the 256-frame prompt box."""
+
+    masks: dict = field(default_factory=dict)   # z -> boolean slice mask
+    last: np.ndarray | None = None
+    slices: list = field(default_factory=list)
+    iou: list = field(default_factory=list)
+    boxes: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, z: int, mask: np.ndarray, iou: float, prompt, seconds: float) -> None:
+        self.masks[z] = self.last = mask
+        self.slices.append(z)
+        self.iou.append(iou)
+        self.boxes.append([int(v) for v in prompt])
+        self.seconds += seconds
 
 
 @dataclass
@@ -167,8 +185,8 @@ class LiteMedSAM:
             raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
         dev = choose_device(device)
         if backend == "onnx" and dev.type != "cpu":
-            raise ValueError(f"backend='onnx' runs on the CPU (onnxruntime); got device={device!r}. "
-                             "Use backend='torch' for CUDA/MPS.")
+            raise ValueError(f"backend='onnx' runs on the CPU (onnxruntime); "
+                             f"got device={device!r}. Use backend='torch' for CUDA/MPS.")
         state, path, digest = load_litemedsam_state_dict(weights, sha256=sha256)
         net = LiteMedSAMNet()
         try:
@@ -186,7 +204,8 @@ class LiteMedSAM:
             runner = OnnxRunner(net, digest)
         else:
             runner = TorchRunner(net, dev, channels_last=optimize)
-        return cls(net, runner, device=dev, optimize=optimize, weights_path=path, weights_sha256=digest)
+        return cls(net, runner, device=dev, optimize=optimize, weights_path=path,
+                   weights_sha256=digest)
 
     # ----------------------------------------------------------------- low level
 
@@ -201,15 +220,17 @@ class LiteMedSAM:
         return Prepared(tensor, longest_side_size(a.shape[:2], SIZE), tuple(a.shape[:2]))
 
     def encode(self, image_256) -> torch.Tensor:
-        """Image embedding(s) (B, 256, 64, 64) of model input(s) (B, 3, 256, 256) or (3, 256, 256)."""
+        """Embedding(s) (B, 256, 64, 64) of model input(s) (B, 3, 256, 256) or (3, 256, 256)."""
         x = torch.as_tensor(image_256, dtype=torch.float32)
         if x.ndim == 3:
             x = x[None]
         if x.ndim != 4 or tuple(x.shape[1:]) != (3, SIZE, SIZE):
-            raise ValueError(f"image_256 must be (B, 3, {SIZE}, {SIZE}) or (3, {SIZE}, {SIZE}), got {tuple(x.shape)}")
+            raise ValueError(f"image_256 must be (B, 3, {SIZE}, {SIZE}) or (3, {SIZE}, {SIZE}), "
+                             f"got {tuple(x.shape)}")
         return self._runner.encode(x.to(self.device))
 
-    def decode(self, embedding, boxes_256, *, batch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode(self, embedding, boxes_256, *,
+               batch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode boxes (N, 4) in the 256 frame against ONE image embedding.
 
         Returns low-res logits (N, 256, 256) over the padded frame and the decoder's
@@ -220,11 +241,14 @@ class LiteMedSAM:
         if emb.ndim == 3:
             emb = emb[None]
         if tuple(emb.shape) != (1, 256, 64, 64):
-            raise ValueError(f"embedding must be one image's (1, 256, 64, 64), got {tuple(emb.shape)}")
-        b = torch.as_tensor(np.asarray(boxes_256, dtype=np.float32).reshape(-1, 4), device=self.device)
+            raise ValueError(f"embedding must be one image's (1, 256, 64, 64), "
+                             f"got {tuple(emb.shape)}")
+        b = torch.as_tensor(np.asarray(boxes_256, dtype=np.float32).reshape(-1, 4),
+                            device=self.device)
         emb = emb.to(self.device)
         step = max(1, int(batch or self.decode_batch))
-        logits, ious = [torch.zeros((0, SIZE, SIZE), device=self.device)], [torch.zeros((0,), device=self.device)]
+        logits, ious = ([torch.zeros((0, SIZE, SIZE), device=self.device)],
+                        [torch.zeros((0,), device=self.device)])
         for k in range(0, len(b), step):
             lo, iou = self._runner.decode(emb, b[k:k + step])
             logits.append(lo[:, 0])
@@ -317,17 +341,21 @@ class LiteMedSAM:
             raise ValueError(f"s = {s} subsamples slices of 3D boxes; these boxes are 2D")
         if grid not in ("box", "volume"):
             raise ValueError(f"grid must be 'box' or 'volume', got {grid!r}")
-        if crop and not (isinstance(context, (int, float)) and math.isfinite(context) and context >= 1):
+        if crop and not (isinstance(context, (int, float)) and math.isfinite(context)
+                         and context >= 1):
             raise ValueError(f"context must be a finite number >= 1, got {context!r}")
         method = ("litemedsam" + ("-crop" if crop else "") + (f"-sparse-s{s}" if s > 1 else "")
                   + ("-volgrid" if s > 1 and grid == "volume" else ""))
-        reason = ("LiteMedSAM " + ("crop-then-infer (context %g)" % context if crop else "on the whole image")
+        reason = ("LiteMedSAM "
+                  + ("crop-then-infer (context %g)" % context if crop else "on the whole image")
                   + (f", every {s}-th slice + shape interpolation" if s > 1 else "")
                   + ("" if postprocess == "none" else f", post-processing {postprocess!r}"))
-        res, _ = start_result(img.shape[:3] if is_3d else img.shape[:2], bxs, f"LiteMedSAM ({method})")
+        res, _ = start_result(img.shape[:3] if is_3d else img.shape[:2], bxs,
+                              f"LiteMedSAM ({method})")
         if len(bxs):
             if crop:
-                outputs = [self._segment_crop(img, i, b, s, context, is_3d, grid) for i, b in enumerate(bxs)]
+                outputs = [self._segment_crop(img, i, b, s, context, is_3d, grid)
+                           for i, b in enumerate(bxs)]
             elif is_3d:
                 outputs = self._segment_3d(img, bxs, s, grid=grid)
             else:
@@ -358,14 +386,17 @@ class LiteMedSAM:
             x0, y0, z0, x1, y1, z1 = (int(v) for v in box)
             rows, cols = context_window([x0, y0, x1, y1], img.shape[1:], context)
             where = (slice(z0, z1 + 1), rows, cols)
-            local = np.array([[x0 - cols.start, y0 - rows.start, 0, x1 - cols.start, y1 - rows.start, z1 - z0]])
+            local = np.array([[x0 - cols.start, y0 - rows.start, 0,
+                               x1 - cols.start, y1 - rows.start, z1 - z0]])
             # The label value only matters for the propagated box (see box_from_mask_256).
-            (mask, _, lb, seconds, extra), = self._segment_3d(img[where], local, s, labels=[index + 1],
-                                                              grid=grid, z_offset=z0)
+            (mask, _, lb, seconds, extra), = self._segment_3d(img[where], local, s,
+                                                              labels=[index + 1], grid=grid,
+                                                              z_offset=z0)
         else:
             rows, cols = context_window(box, img.shape[:2], context)
             where = (rows, cols)
-            local = np.array([[box[0] - cols.start, box[1] - rows.start, box[2] - cols.start, box[3] - rows.start]])
+            local = np.array([[box[0] - cols.start, box[1] - rows.start,
+                               box[2] - cols.start, box[3] - rows.start]])
             (mask, _, lb, seconds, extra), = self._segment_2d(img[where], local)
         extra["window"] = [[sl.start, sl.stop - 1] for sl in where]  # inclusive, array order
         return mask, where, lb, seconds, extra
@@ -384,9 +415,9 @@ class LiteMedSAM:
         # Plans are made in volume coordinates (z_offset: where a crop starts) so that the
         # "volume" grid stays the volume's grid inside a crop.
         walks = [tuple([z - z_offset for z in part]
-                       for part in slice_plan(b[2] + z_offset, b[5] + z_offset, s, grid)) for b in boxes]
-        state = [{"masks": {}, "last": None, "slices": [], "iou": [], "boxes": [], "seconds": 0.0}
-                 for _ in boxes]
+                       for part in slice_plan(b[2] + z_offset, b[5] + z_offset, s, grid))
+                 for b in boxes]
+        state = [_Walk() for _ in boxes]
         ups = [set(u) for u, _ in walks]
         downs = [set(d) for _, d in walks]
         need_down = set().union(*downs)
@@ -395,7 +426,7 @@ class LiteMedSAM:
                                       ("down", sorted(need_down, reverse=True), downs)):
             if phase == "down":
                 for i, (u, _) in enumerate(walks):  # the down-walk starts from the middle slice
-                    state[i]["last"] = state[i]["masks"][u[0]]
+                    state[i].last = state[i].masks[u[0]]
             for n, z in enumerate(order):
                 if z not in cache:  # encode this slice and the next few of the sweep together
                     ahead = [zz for zz in order[n:n + self.encoder_batch] if zz not in cache]
@@ -406,34 +437,30 @@ class LiteMedSAM:
                 prompts = []
                 for i in users:
                     prompt = None
-                    if state[i]["last"] is not None:  # the previous mask, valued with its label
-                        prompt = box_from_mask_256(state[i]["last"].astype(np.uint8)
+                    if state[i].last is not None:  # the previous mask, valued with its label
+                        prompt = box_from_mask_256(state[i].last.astype(np.uint8)
                                                    * np.uint8(min(labels[i], 255)))
                     prompts.append(boxes_256[i] if prompt is None else prompt)
                 masks, ious = self._predict_many(emb, prep, np.array(prompts))
                 dt = (time.perf_counter() - t + t_enc) / len(users)
                 for i, prompt, mask, iou in zip(users, prompts, masks, ious):
-                    st = state[i]
-                    st["masks"][z], st["last"] = mask, mask
-                    st["slices"].append(z)
-                    st["iou"].append(iou)
-                    st["boxes"].append([int(v) for v in prompt])
-                    st["seconds"] += dt
+                    state[i].add(z, mask, iou, prompt, dt)
                 if phase == "up" and z in need_down and len(cache) < self.embedding_cache_slices:
                     cache[z] = (emb, prep, 0.0)  # encoding time already counted
         out = []
         for b, st in zip(boxes, state):
             z0, z1 = int(b[2]), int(b[5])
             if s == 1:
-                mask = np.stack([st["masks"][z] for z in range(z0, z1 + 1)])
+                mask = np.stack([st.masks[z] for z in range(z0, z1 + 1)])
             else:
                 from ...methods.interpolation import fill_slices
                 t = time.perf_counter()
-                mask = fill_slices(st["masks"], z0, z1)
-                st["seconds"] += time.perf_counter() - t
+                mask = fill_slices(st.masks, z0, z1)
+                st.seconds += time.perf_counter() - t
             local_box = np.array([b[0], b[1], 0, b[3], b[4], z1 - z0])
-            extra = {"iou_pred": float(np.mean(st["iou"])), "slices": [z + z_offset for z in st["slices"]],
-                     "slice_iou_pred": st["iou"], "slice_boxes_256": st["boxes"]}
+            extra = {"iou_pred": float(np.mean(st.iou)),
+                     "slices": [z + z_offset for z in st.slices],
+                     "slice_iou_pred": st.iou, "slice_boxes_256": st.boxes}
             out.append((mask, (slice(z0, z1 + 1), slice(None), slice(None)), local_box,
-                        st["seconds"], extra))
+                        st.seconds, extra))
         return out

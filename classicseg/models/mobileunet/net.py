@@ -42,8 +42,8 @@ from torch import nn
 
 from .weights import WeightsError, read_verified_card, resolve_weights
 
-__all__ = ["MobileUNet", "InvertedResidual", "count_parameters", "ENCODER_STAGES", "REFERENCE_PARAMETERS",
-           "INPUT_SIZE", "load_checkpoint"]
+__all__ = ["MobileUNet", "InvertedResidual", "count_parameters", "ENCODER_STAGES",
+           "REFERENCE_PARAMETERS", "INPUT_SIZE", "load_checkpoint"]
 
 #: (out_channels, repeats, first stride, expansion) of the MobileNetV2 encoder stages.
 ENCODER_STAGES = ((16, 1, 1, 1), (24, 2, 2, 6), (32, 3, 2, 6), (64, 4, 2, 6),
@@ -80,7 +80,8 @@ class InvertedResidual(nn.Module):
         else:
             depthwise = nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, **kw)
         self.conv = nn.Sequential(
-            nn.Conv2d(in_ch, hidden, 1, **kw), nn.BatchNorm2d(hidden, device=device), nn.ReLU6(inplace=True),
+            nn.Conv2d(in_ch, hidden, 1, **kw), nn.BatchNorm2d(hidden, device=device),
+            nn.ReLU6(inplace=True),
             depthwise, nn.BatchNorm2d(hidden, device=device), nn.ReLU6(inplace=True),
             nn.Conv2d(hidden, out_ch, 1, **kw), nn.BatchNorm2d(out_ch, device=device),
         )
@@ -140,14 +141,16 @@ class MobileUNet(nn.Module):
             stages.append(nn.Sequential(*blocks))
             in_ch = c(out)
         self.encoder = nn.ModuleList(stages)
-        self.head = nn.Conv2d(c(320), c(1280), 1, device=device)  # no BN / activation, as the reference
+        # no BN / activation, as in the reference
+        self.head = nn.Conv2d(c(320), c(1280), 1, device=device)
 
         # Decoder: upsample x2 and add the encoder output of the same resolution.
         up = dict(stride=2, expansion=6, transposed=True, **blk)
         self.decoder = nn.ModuleList([
             InvertedResidual(c(1280), c(96), **up), InvertedResidual(c(96), c(32), **up),
             InvertedResidual(c(32), c(24), **up), InvertedResidual(c(24), c(16), **up)])
-        self.final_up = nn.ConvTranspose2d(c(16), c(16), 4, 2, 1, groups=c(16), bias=False, device=device)
+        self.final_up = nn.ConvTranspose2d(c(16), c(16), 4, 2, 1, groups=c(16), bias=False,
+                                           device=device)
         self.out = nn.Conv2d(c(16), out_channels, 1, device=device)
 
     # encoder stages whose outputs are added to decoder outputs 1..4 (96, 32, 24, 16 channels)
@@ -155,7 +158,8 @@ class MobileUNet(nn.Module):
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % 32 or x.shape[3] % 32:
-            raise ValueError(f"input must be (B, 3, H, W) with H, W multiples of 32, got {tuple(x.shape)}")
+            raise ValueError(f"input must be (B, 3, H, W) with H, W multiples of 32, "
+                             f"got {tuple(x.shape)}")
         feats = []
         x = self.stem(x)
         for stage in self.encoder:
@@ -193,5 +197,6 @@ def load_checkpoint(path, *, device="cpu") -> tuple["MobileUNet", dict]:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise WeightsError(f"{pt}: weights do not fit the architecture in {card_path.name}: {e}") from None
+        raise WeightsError(f"{pt}: weights do not fit the architecture in {card_path.name}: "
+                           f"{e}") from None
     return model.to(device).eval(), card

@@ -78,8 +78,8 @@ class MobileUNetSegmenter:
             plus its own pre/post-processing; ``extra["postprocess"]`` is the mode that ran.
         """
         from ...boxes import box_slices
-        from ...methods.postprocess import apply_postprocess, parse_postprocess
         from ...methods._common import start_result
+        from ...methods.postprocess import apply_postprocess, parse_postprocess
 
         postprocess = parse_postprocess(postprocess)
         if int(batch_size) < 1:

@@ -9,10 +9,11 @@ Examples
 --------
 >>> mobileunet_weights_path("Dermoscopy").name            # doctest: +SKIP
 'mobileunet_dermoscopy.pt'
->>> mobileunet_weights_path("CT")
+>>> mobileunet_weights_path("CT")  # doctest: +NORMALIZE_WHITESPACE
 Traceback (most recent call last):
 ...
-classicseg.models.mobileunet.weights.WeightsNotFoundError: no shipped MobileUNet for 'CT'; shipped: ('Dermoscopy', 'Mammography', 'OCT'); pass a path to your own .pt instead
+classicseg.models.mobileunet.weights.WeightsNotFoundError: no shipped MobileUNet for 'CT';
+shipped: ('Dermoscopy', 'Mammography', 'OCT'); pass a path to your own .pt instead
 """
 
 from __future__ import annotations
@@ -48,14 +49,16 @@ def mobileunet_weights_path(modality: str) -> Path:
     by_name = {m.lower(): m for m in SHIPPED_MODALITIES}
     canon = by_name.get(str(modality).lower())
     if canon is None:
-        raise WeightsNotFoundError(f"no shipped MobileUNet for {modality!r}; shipped: {SHIPPED_MODALITIES}; "
+        raise WeightsNotFoundError(f"no shipped MobileUNet for {modality!r}; "
+                                   f"shipped: {SHIPPED_MODALITIES}; "
                                    "pass a path to your own .pt instead")
     folder = weights_dir()
     pt = folder / f"mobileunet_{canon.lower()}.pt"
     if not pt.is_file():
         raise WeightsNotFoundError(
             f"no MobileUNet weights for {canon}: {pt} is missing (weights folder: {folder}; set "
-            "CLASSICSEG_WEIGHTS_DIR to point elsewhere, or train your own with `classicseg train mobileunet`)")
+            "CLASSICSEG_WEIGHTS_DIR to point elsewhere, or train your own with "
+            "`classicseg train mobileunet`)")
     return pt
 
 
@@ -69,7 +72,8 @@ def resolve_weights(modality_or_path) -> tuple[Path, Path]:
         if pt.suffix == ".json":
             pt = pt.with_suffix(".pt")
         if not pt.is_file():
-            raise WeightsNotFoundError(f"{pt}: weights file not found (pass one of {SHIPPED_MODALITIES} "
+            raise WeightsNotFoundError(f"{pt}: weights file not found "
+                                       f"(pass one of {SHIPPED_MODALITIES} "
                                        "or a path to a .pt file)")
     card = pt.with_suffix(".json")
     if not card.is_file():

@@ -19,11 +19,11 @@ import json
 
 import numpy as np
 
+from classicseg.boxes import box_slices
 from classicseg.io import Case
 from classicseg.methods.postprocess import postprocess_mask
 from classicseg.methods.thresholds import threshold_otsu
 from classicseg.result import SegmentationResult
-from classicseg.boxes import box_slices
 from classicseg.widgets import InteractiveComparison
 
 H, W = 240, 320
