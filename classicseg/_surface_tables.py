@@ -1,9 +1,10 @@
 """Marching-cubes surfel normals for the 256 2x2x2 neighbour codes (constants only).
 
 Source: google-deepmind/surface-distance, ``surface_distance/lookup_tables.py``
-(``_NEIGHBOUR_CODE_TO_NORMALS``, as shipped in the PyPI ``surface-distance`` 0.1 wheel), Copyright 2018 Google Inc., Apache License 2.0
--- the same table the challenge's ``SurfaceDice.py`` (bowang-lab/MedSAM) copies. Re-encoded here as
-integers in units of 1/8 (every entry there is a multiple of 0.125), so the values are exact.
+(``_NEIGHBOUR_CODE_TO_NORMALS``, as shipped in the PyPI ``surface-distance`` 0.1 wheel),
+Copyright 2018 Google Inc., Apache License 2.0 -- the same table the challenge's
+``SurfaceDice.py`` (bowang-lab/MedSAM) copies. Re-encoded here as integers in units of 1/8
+(every entry there is a multiple of 0.125), so the values are exact.
 
 For code ``c`` (bit weights ``[[[128, 64], [32, 16]], [[8, 4], [2, 1]]]`` over the 2x2x2 corner
 neighbourhood in array-axis order), ``NORMALS_X8[c]`` lists the normals of the triangles that

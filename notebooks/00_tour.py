@@ -36,10 +36,10 @@ import pandas as pd
 
 import classicseg
 from classicseg import samples, viz
+from classicseg.analysis import studies
 from classicseg.boxes import box_mask, box_shape
 from classicseg.io import MODALITIES, load_case, parse_modality
 from classicseg.metrics import dice, normalized_surface_dice, score_case
-from classicseg.analysis import studies
 from classicseg.pipeline.router import route
 
 print("classicseg", classicseg.__version__)
@@ -77,7 +77,8 @@ print(f"{len(catalogue)} samples cover {n_modalities_covered} of the {len(MODALI
 # A prediction is `<same name>.npz` with one key, `segs`, of the image's spatial shape.
 
 # %%
-first_2d = next(i.name for i in samples.list() if i.has_gt and i.modality not in ("CT", "MR", "PET"))
+first_2d = next(i.name for i in samples.list()
+                if i.has_gt and i.modality not in ("CT", "MR", "PET"))
 first_3d = next(i.name for i in samples.list() if i.has_gt and i.modality in ("CT", "MR", "PET"))
 workdir = Path(tempfile.mkdtemp(prefix="classicseg_tour_"))
 written = samples.write(workdir, names=[first_2d, first_3d])
@@ -134,7 +135,8 @@ assert m.sum() == h * w
 fig, ax = plt.subplots(1, 2, figsize=(8, 4))
 viz.overlay(ax[0], case2d.image, boxes=case2d.boxes, title=f"{case2d.name}: image + boxes",
             synthetic=True)
-viz.overlay(ax[1], case2d.image, case2d.gts, boxes=case2d.boxes, title="ground truth", synthetic=True)
+viz.overlay(ax[1], case2d.image, case2d.gts, boxes=case2d.boxes, title="ground truth",
+            synthetic=True)
 plt.show()
 
 # %% [markdown]
@@ -238,8 +240,8 @@ at6 = shifts.loc[6]
 print(f"largest |challenge NSD - area-within-2px| over all shifts: {gap_area:.3f}")
 print(f"6 px shift: DSC {at6['DSC']:.3f}, challenge NSD {at6['NSD challenge']:.3f}, "
       f"contour NSD {at6['NSD contour (correct)']:.3f}")
-assert gap_area < 0.03                                   # the challenge 2D NSD ~ tolerant area overlap
-assert at6["NSD contour (correct)"] < at6["NSD challenge"] - 0.4   # a contour NSD punishes the shift
+assert gap_area < 0.03  # the challenge 2D NSD ~ tolerant area overlap
+assert at6["NSD contour (correct)"] < at6["NSD challenge"] - 0.4  # a contour NSD punishes the shift
 assert (shifts.loc[[1, 2], "NSD contour (correct)"] == 1.0).all()  # within tolerance: free
 
 # %% [markdown]
@@ -258,7 +260,8 @@ gt3[3:9, 10:30, 12:36] = 1
 seg3 = np.zeros_like(gt3)
 seg3[3:10, 10:30, 12:36] = 1                      # one slice too many
 spacing_xyz = (0.8, 0.8, 2.5)
-nsd3 = {f: score_case(gt3, seg3, spacing=spacing_xyz, flavour=f)["nsd"] for f in ("challenge", "correct")}
+nsd3 = {f: score_case(gt3, seg3, spacing=spacing_xyz, flavour=f)["nsd"]
+        for f in ("challenge", "correct")}
 print({k: round(v, 3) for k, v in nsd3.items()})
 assert nsd3["challenge"] == 1.0 and nsd3["correct"] < 0.95
 

@@ -31,21 +31,25 @@
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from classicseg import samples, viz
-from classicseg.methods.interpolation import (interpolate_from_slices, plan_sparse_slices,
-                                              shape_interpolate, signed_distance)
-from classicseg.metrics import dice
 from classicseg.analysis import studies
+from classicseg.methods.interpolation import (
+    interpolate_from_slices,
+    shape_interpolate,
+    signed_distance,
+)
+from classicseg.metrics import dice
 
 ct = samples.load("ct-kidneys")
 print(ct, "spacing (x, y, z) mm:", ct.spacing, "boxes:", ct.boxes.tolist())
 z_mid = viz.default_slice(ct.image.shape, gt=ct.gts)
 fig, ax = plt.subplots(1, 2, figsize=(8, 4))
-viz.overlay(ax[0], ct.image[z_mid], boxes=ct.boxes, slice_index=z_mid, title="CT slice + 3D boxes", synthetic=True)
-viz.overlay(ax[1], ct.image[z_mid], ct.gts[z_mid], boxes=ct.boxes, slice_index=z_mid, title="kidneys", synthetic=True)
+viz.overlay(ax[0], ct.image[z_mid], boxes=ct.boxes, slice_index=z_mid, title="CT slice + 3D boxes",
+            synthetic=True)
+viz.overlay(ax[1], ct.image[z_mid], ct.gts[z_mid], boxes=ct.boxes, slice_index=z_mid,
+            title="kidneys", synthetic=True)
 plt.show()
 
 # %% [markdown]
@@ -73,8 +77,10 @@ plt.show()
 mid = (i + j) // 2
 gap8 = dice(g[mid], shape_interpolate(g[i], g[j], 0.5))
 gap4 = dice(g[mid], shape_interpolate(g[mid - 2], g[mid + 2], 0.5))
-print(f"middle slice z={mid}: Dice {gap8:.3f} from anchors 8 slices apart, {gap4:.3f} from anchors 4 apart")
-print("signed distance at the deepest point of slice", i, "=", round(float(signed_distance(g[i]).max()), 1), "px")
+print(f"middle slice z={mid}: Dice {gap8:.3f} from anchors 8 slices apart, "
+      f"{gap4:.3f} from anchors 4 apart")
+print("signed distance at the deepest point of slice", i, "=",
+      round(float(signed_distance(g[i]).max()), 1), "px")
 area_kept = shape_interpolate(g[i], g[j], 0.5).sum() / g[mid].sum()
 print(f"interpolated middle slice: {100 * area_kept:.0f} % of the true area")
 assert gap4 > 0.9 > 0.8 > gap8 and area_kept < 0.6
@@ -90,7 +96,8 @@ assert gap4 > 0.9 > 0.8 > gap8 and area_kept < 0.6
 # template:
 
 # %%
-shapes = {"CT kidney (synthetic)": (ct, 0), "MR prostate (synthetic)": (samples.load("mr-prostate"), 0),
+shapes = {"CT kidney (synthetic)": (ct, 0),
+          "MR prostate (synthetic)": (samples.load("mr-prostate"), 0),
           "MR ventricle (real MNI152)": (samples.load("mr-ventricles-mni152"), 0)}
 s_values = [1, 2, 3, 6, 8]
 interp_only = pd.DataFrame({
@@ -103,7 +110,7 @@ interp_only.round(3)
 # %%
 assert (interp_only.loc[3, ["CT kidney (synthetic)", "MR prostate (synthetic)"]] > 0.94).all()
 assert interp_only.loc[3, "MR ventricle (real MNI152)"] < 0.8          # thin curved shapes suffer
-assert (interp_only.diff().iloc[1:4] <= 0).all().all()                 # s = 1..6: larger s, lower Dice
+assert (interp_only.diff().iloc[1:4] <= 0).all().all()  # s = 1..6: larger s, lower Dice
 
 # %% [markdown]
 # Smooth organs survive *s* = 3 with little loss; the ventricles, which change shape quickly from one
@@ -136,7 +143,8 @@ paper = pd.DataFrame({"s": s_values, "dice": [92.35, 91.88, 91.59, 90.54, 89.81]
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
 ax[0].plot(s_values, 100 * sweep.dsc, "o-", label="ours: one kidney (synthetic)")
 ax[0].plot(s_values, paper.dice, "s--", label="paper Table 5: CT (real)")
-ax[0].set(xlabel="s (predict every s-th slice)", ylabel="Dice (%)", title="Dice vs s (ours: synthetic)")
+ax[0].set(xlabel="s (predict every s-th slice)", ylabel="Dice (%)",
+          title="Dice vs s (ours: synthetic)")
 ax[0].legend(fontsize=8)
 ax[1].plot(s_values, sweep.seconds / sweep.seconds[1], "o-", label="ours: time")
 ax[1].plot(s_values, sweep.model_slices / sweep.model_slices[1], "^:", label="ours: encoder passes")
@@ -148,7 +156,8 @@ plt.show()
 # %%
 passes = sweep.model_slices.tolist()
 print("encoder passes:", passes, "| Dice:", sweep.dsc.round(3).tolist())
-assert passes[0] == z1 - z0 + 1 and all(a >= b for a, b in zip(passes, passes[1:])) and passes[-1] <= passes[0] / 2
+assert (passes[0] == z1 - z0 + 1 and all(a >= b for a, b in zip(passes, passes[1:]))
+        and passes[-1] <= passes[0] / 2)
 assert sweep.seconds[8] < sweep.seconds[1]                   # fewer passes, less time
 assert sweep.dsc[3] > sweep.dsc[1] - 0.03                    # s = 3 costs only a little Dice ...
 assert min(sweep.dsc[6], sweep.dsc[8]) < sweep.dsc[3]        # ... larger s costs more
@@ -169,7 +178,8 @@ assert min(sweep.dsc[6], sweep.dsc[8]) < sweep.dsc[3]        # ... larger s cost
 x_cut = int((kidney.boxes[0, 0] + kidney.boxes[0, 3]) // 2)
 aspect = ct.spacing[2] / ct.spacing[1]
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.6))
-panels = [("label", kidney.gts == 1)] + [(f"s = {r['s']}", r["segs"] == 1) for r in sweep_rows if r["s"] in (1, 3, 8)]
+panels = [("label", kidney.gts == 1)] + [(f"s = {r['s']}", r["segs"] == 1) for r in sweep_rows
+                                         if r["s"] in (1, 3, 8)]
 for ax, (title, m) in zip(axes, panels):
     ax.imshow(ct.image[:, :, x_cut], cmap="gray", aspect=aspect)
     ax.contour(m[:, :, x_cut], levels=[0.5], colors="orange", linewidths=1.2)

@@ -35,11 +35,11 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 
 from classicseg import samples, viz
+from classicseg.analysis import studies
 from classicseg.boxes import box_mask
 from classicseg.methods.pet import segment_pet
 from classicseg.methods.thresholds import threshold_otsu
 from classicseg.metrics import dice, score_case
-from classicseg.analysis import studies
 
 pet = samples.load("pet-lesions")
 print(pet, "spacing (x, y, z) mm:", pet.spacing)
@@ -57,7 +57,8 @@ mip = pet.image.max(axis=1)                      # (z, x): project along y
 fig, ax = plt.subplots(figsize=(4, 5))
 ax.imshow(mip, cmap="gray_r", aspect=pet.spacing[2] / pet.spacing[0], origin="upper")
 for x0, y0, z0, x1, y1, z1 in pet.boxes:
-    ax.add_patch(Rectangle((x0 - 0.5, z0 - 0.5), x1 - x0 + 1, z1 - z0 + 1, fill=False, ec="red", lw=1.5))
+    ax.add_patch(Rectangle((x0 - 0.5, z0 - 0.5), x1 - x0 + 1, z1 - z0 + 1, fill=False, ec="red",
+                           lw=1.5))
 ax.set(title="Coronal MIP with the two boxes (synthetic)", xlabel="x", ylabel="slice z")
 plt.show()
 
@@ -80,7 +81,8 @@ for b in pet.boxes:
 boxed = studies.threshold_study(pet, method="otsu", force=False)
 context = pd.DataFrame([
     {"threshold from": "whole volume", "T": t_global, "applied to": "whole volume",
-     "voxels above T": int((pet.image > t_global).sum()), "Dice": dice(lesions, pet.image > t_global)},
+     "voxels above T": int((pet.image > t_global).sum()),
+     "Dice": dice(lesions, pet.image > t_global)},
     {"threshold from": "boxes", "T": t_box, "applied to": "whole volume",
      "voxels above T": int((pet.image > t_box).sum()), "Dice": dice(lesions, pet.image > t_box)},
     {"threshold from": "boxes", "T": t_box, "applied to": "inside each box (paper)",
@@ -91,14 +93,15 @@ context.round(3)
 
 # %%
 outside = int(((pet.image > t_box) & ~in_boxes).sum())
-print(f"{outside} voxels above the box threshold lie outside every box (heart, kidneys, bladder, ...)")
+print(f"{outside} voxels above the box threshold lie outside every box "
+      "(heart, kidneys, bladder, ...)")
 assert context.Dice[0] < 0.1 and context.Dice[1] < 0.2      # whole-body thresholds drown in uptake
 assert boxed["dsc"] > 0.8                                   # the same idea inside the boxes works
 assert outside > 10 * lesions.sum()
 
 # %%
-viz.histogram_split(values_all, {"Otsu, whole volume": t_global, "Otsu, boxes": t_box}, bins=100, log=True,
-                    title="All voxels of the volume", synthetic=True)
+viz.histogram_split(values_all, {"Otsu, whole volume": t_global, "Otsu, boxes": t_box}, bins=100,
+                    log=True, title="All voxels of the volume", synthetic=True)
 
 # %% [markdown]
 # The whole-volume histogram is dominated by millions of background voxels, so its Otsu split
@@ -170,8 +173,8 @@ assert f"Dice {by_method['MET']['dsc']:.3f}" in met_title
 # %%
 forcing = pd.DataFrame([
     {"threshold": name, "forcing": force,
-     "filled fraction per box": np.round(s["ratio_after"], 3).tolist(), "what happened": s["forcing"],
-     "Dice": s["dsc"]}
+     "filled fraction per box": np.round(s["ratio_after"], 3).tolist(),
+     "what happened": s["forcing"], "Dice": s["dsc"]}
     for name in ("Otsu", "MET")
     for force, s in ((False, by_method[name]),
                      (True, studies.threshold_study(pet, force=True, **methods[name])))])
@@ -212,7 +215,8 @@ assert scores["GHT + forcing"]["dsc"] > scores["LiteMedSAM"]["dsc"]
 assert t_ght < t_sam / 10
 viz.side_by_side(pet.image, pet.gts, {"GHT + forcing": ght, "LiteMedSAM": sam}, boxes=pet.boxes,
                  scores=scores, times={"GHT + forcing": t_ght, "LiteMedSAM": t_sam},
-                 slice_index=int((pet.boxes[1, 2] + pet.boxes[1, 5]) // 2), synthetic=True, title=pet.name)
+                 slice_index=int((pet.boxes[1, 2] + pet.boxes[1, 5]) // 2), synthetic=True,
+                 title=pet.name)
 
 # %% [markdown]
 # The same pattern as in the paper: the threshold is both more accurate and orders of magnitude

@@ -30,20 +30,20 @@
 import time
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from classicseg import samples, viz
+from classicseg.analysis import studies
 from classicseg.methods.oct import segment_oct
 from classicseg.metrics import score_case
-from classicseg.analysis import studies
 
 oct_case = samples.load("oct-cysts")
 print(oct_case)
 assert oct_case.synthetic
 fig, ax = plt.subplots(1, 2, figsize=(11, 4))
 viz.overlay(ax[0], oct_case.image, boxes=oct_case.boxes, title="B-scan + boxes", synthetic=True)
-viz.overlay(ax[1], oct_case.image, oct_case.gts, boxes=oct_case.boxes, title="fluid (ground truth)", synthetic=True)
+viz.overlay(ax[1], oct_case.image, oct_case.gts, boxes=oct_case.boxes, title="fluid (ground truth)",
+            synthetic=True)
 plt.show()
 
 # %% [markdown]
@@ -57,12 +57,14 @@ plt.show()
 # %%
 fluid_share_image = (oct_case.gts > 0).mean()
 fluid_share_boxes = (studies.box_values(oct_case.gts, oct_case.boxes) > 0).mean()
-print(f"fluid fills {100 * fluid_share_image:.1f} % of the image but {100 * fluid_share_boxes:.0f} % of the boxes")
+print(f"fluid fills {100 * fluid_share_image:.1f} % of the image but "
+      f"{100 * fluid_share_boxes:.0f} % of the boxes")
 assert fluid_share_boxes > 10 * fluid_share_image
 
 raw = studies.threshold_study(oct_case, postprocess="none")
 ght = studies.threshold_study(oct_case)
-print(f"threshold {ght['threshold']:.1f}; Dice without post-processing {raw['dsc']:.3f}, with {ght['dsc']:.3f}")
+print(f"threshold {ght['threshold']:.1f}; Dice without post-processing {raw['dsc']:.3f}, "
+      f"with {ght['dsc']:.3f}")
 assert ght["dsc"] > 0.8 and ght["dsc"] >= raw["dsc"]
 viz.threshold_panel(oct_case)
 
@@ -90,7 +92,8 @@ from classicseg.models.mobileunet import MobileUNetSegmenter
 
 model = LiteMedSAM.load()
 unet = MobileUNetSegmenter.load("OCT")
-print("MobileUNet trained on:", unet.card["data"]["source"], "hard =", unet.card["data"].get("hard", False),
+print("MobileUNet trained on:", unet.card["data"]["source"],
+      "hard =", unet.card["data"].get("hard", False),
       "seeds", unet.card["data"]["seeds"][0], "...", unet.card["data"]["seeds"][-1])
 methods = {"GHT (pooled)": segment_oct,
            "reference (per box, +30)": lambda im, b: segment_oct(im, b, pool="per_box", offset=30),
@@ -103,8 +106,9 @@ for hard in (False, True):
         for name, fn in methods.items():
             t0 = time.perf_counter()
             r = fn(c.image, c.boxes)
-            rows.append({"device": "other (hard)" if hard else "training-like", "seed": seed, "method": name,
-                         "dsc": score_case(c.gts, r.segs)["dsc"], "seconds": time.perf_counter() - t0})
+            rows.append({"device": "other (hard)" if hard else "training-like", "seed": seed,
+                         "method": name, "dsc": score_case(c.gts, r.segs)["dsc"],
+                         "seconds": time.perf_counter() - t0})
             if seed == 100:
                 examples[(hard, name)] = (c, r)
 shift = pd.DataFrame(rows)
@@ -119,9 +123,11 @@ viz.bar_by_modality(shift, metric="dsc", by="device", hue="method",
 # %%
 assert summary.loc["GHT (pooled)", "training-like"] > 0.8
 assert summary.loc["GHT (pooled)", "drop"] > 0.2                 # the threshold does not transfer
-assert abs(summary.loc["GHT (pooled)", "training-like"] - summary.loc["LiteMedSAM", "training-like"]) < 0.1
+assert abs(summary.loc["GHT (pooled)", "training-like"]
+           - summary.loc["LiteMedSAM", "training-like"]) < 0.1
 assert summary.loc["MobileUNet", "training-like"] > summary.loc["GHT (pooled)", "training-like"]
-assert summary.loc["MobileUNet", "drop"] > summary.loc["GHT (pooled)", "drop"]   # ...nor does our specialist
+# ...nor does our specialist
+assert summary.loc["MobileUNet", "drop"] > summary.loc["GHT (pooled)", "drop"]
 
 # %% [markdown]
 # What we measure on the phantoms:
@@ -142,8 +148,8 @@ assert summary.loc["MobileUNet", "drop"] > summary.loc["GHT (pooled)", "drop"]  
 hard_case = samples.load("oct-cysts", seed=100, hard=True)
 normal_case = samples.load("oct-cysts", seed=100)
 viz.histogram_split(studies.box_values(normal_case.image, normal_case.boxes),
-                    {"GHT, training-like": studies.threshold_study(normal_case)["threshold"]}, bins=64,
-                    title="box pixels, training-like device", synthetic=True)
+                    {"GHT, training-like": studies.threshold_study(normal_case)["threshold"]},
+                    bins=64, title="box pixels, training-like device", synthetic=True)
 
 # %%
 viz.histogram_split(studies.box_values(hard_case.image, hard_case.boxes),
@@ -152,8 +158,9 @@ viz.histogram_split(studies.box_values(hard_case.image, hard_case.boxes),
 
 # %%
 viz.side_by_side(hard_case.image, hard_case.gts, {n: examples[(True, n)][1] for n in methods},
-                 boxes=hard_case.boxes, scores={n: score_case(hard_case.gts, examples[(True, n)][1].segs)
-                                                for n in methods},
+                 boxes=hard_case.boxes,
+                 scores={n: score_case(hard_case.gts, examples[(True, n)][1].segs)
+                         for n in methods},
                  synthetic=True, title="Other device (hard), seed 100")
 
 # %% [markdown]

@@ -35,19 +35,25 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 
 from classicseg import samples, viz
-from classicseg.methods.microscopy import (box_has_circle, circle_fraction, classify_channels, segment_kmeans,
-                                           segment_two_channel)
-from classicseg.metrics import score_case
 from classicseg.analysis import studies
 from classicseg.analysis.failures import spearman
+from classicseg.methods.microscopy import (
+    box_has_circle,
+    circle_fraction,
+    classify_channels,
+    segment_kmeans,
+    segment_two_channel,
+)
+from classicseg.metrics import score_case
 from classicseg.pipeline.router import route
 
-names = ["microscopy-dark-cells", "microscopy-round-nuclei", "microscopy-two-channel", "microscopy-he",
-         "microscopy-nuclei-stardist"]
+names = ["microscopy-dark-cells", "microscopy-round-nuclei", "microscopy-two-channel",
+         "microscopy-he", "microscopy-nuclei-stardist"]
 cases = {n: samples.load(n) for n in names}
 fig, axes = plt.subplots(1, len(cases), figsize=(3.2 * len(cases), 3.4))
 for ax, (n, c) in zip(axes, cases.items()):
-    viz.overlay(ax, c.image, c.gts, boxes=c.boxes, title=n.replace("microscopy-", "") + ("" if c.synthetic else " (real)"),
+    viz.overlay(ax, c.image, c.gts, boxes=c.boxes,
+                title=n.replace("microscopy-", "") + ("" if c.synthetic else " (real)"),
                 synthetic=c.synthetic)
 plt.show()
 
@@ -66,14 +72,16 @@ plt.show()
 # %%
 router = pd.DataFrame([{"sample": n, "synthetic": c.synthetic, "boxes": c.n_boxes,
                         "channels": classify_channels(c.image),
-                        "circle fraction": circle_fraction(c.image, c.boxes), "method": route(c).method}
+                        "circle fraction": circle_fraction(c.image, c.boxes),
+                        "method": route(c).method}
                        for n, c in cases.items()]).set_index("sample")
 router.round(2)
 
 # %%
 assert router.loc["microscopy-two-channel", "channels"] == "two-channel"
 assert router.loc["microscopy-two-channel", "method"] == "threshold"
-assert router.loc["microscopy-he", "channels"] == "rgb" and router.loc["microscopy-he", "method"] == "litemedsam"
+assert (router.loc["microscopy-he", "channels"] == "rgb"
+        and router.loc["microscopy-he", "method"] == "litemedsam")
 assert router.loc["microscopy-dark-cells", "circle fraction"] <= 0.35
 assert router.loc["microscopy-dark-cells", "method"] == "kmeans"
 assert router.loc["microscopy-round-nuclei", "circle fraction"] > 0.35
@@ -92,7 +100,8 @@ for row, n in zip(axes, ["microscopy-round-nuclei", "microscopy-nuclei-stardist"
     for ax, (x0, y0, x1, y1) in zip(row, c.boxes[:6]):
         crop = c.image[y0:y1 + 1, x0:x1 + 1, 0]
         ax.imshow(crop, cmap="gray")
-        ax.set_title(f"circle: {box_has_circle(crop)}" + (" (synthetic)" if c.synthetic else " (real)"), fontsize=8)
+        ax.set_title(f"circle: {box_has_circle(crop)}"
+                     + (" (synthetic)" if c.synthetic else " (real)"), fontsize=8)
         ax.axis("off")
 plt.show()
 
@@ -128,8 +137,9 @@ plt.show()
 km_kmeans_dice = studies.per_box_dice(dark.gts, km.segs)
 opencv = segment_kmeans(dark.image, dark.boxes, backend="opencv", seed=0)
 km_opencv_dice = studies.per_box_dice(dark.gts, opencv.segs)
-print(f"dark cells, {dark.n_boxes} boxes: mean Dice k-means exact {np.nanmean(km_kmeans_dice):.3f}, "
-      f"cv2.kmeans {np.nanmean(km_opencv_dice):.3f}; {km.seconds * 1000:.0f} ms for the whole image")
+print(f"dark cells, {dark.n_boxes} boxes: mean Dice k-means exact "
+      f"{np.nanmean(km_kmeans_dice):.3f}, cv2.kmeans {np.nanmean(km_opencv_dice):.3f}; "
+      f"{km.seconds * 1000:.0f} ms for the whole image")
 assert np.nanmean(km_kmeans_dice) > 0.9
 assert abs(np.nanmean(km_kmeans_dice) - np.nanmean(km_opencv_dice)) < 0.02
 
@@ -142,7 +152,8 @@ assert abs(np.nanmean(km_kmeans_dice) - np.nanmean(km_opencv_dice)) < 0.02
 
 # %%
 two = cases["microscopy-two-channel"]
-two_ch = {stat: segment_two_channel(two.image, two.boxes, statistic=stat) for stat in ("mean", "median")}
+two_ch = {stat: segment_two_channel(two.image, two.boxes, statistic=stat)
+          for stat in ("mean", "median")}
 two_table = pd.DataFrame({stat: {"threshold": r.boxes[0].extra["threshold"],
                                  "mean Dice": np.nanmean(studies.per_box_dice(two.gts, r.segs))}
                           for stat, r in two_ch.items()}).T
@@ -178,7 +189,8 @@ for n in ["microscopy-dark-cells", "microscopy-nuclei-stardist"]:
         tiny_rows.append({"sample": n, "box side (px)": r["side"], **r["dsc"],
                           "predicted IoU": r["iou_pred"]})
 tiny = pd.DataFrame(tiny_rows)
-tiny.groupby("sample")[["box side (px)", "k-means", "LiteMedSAM", "LiteMedSAM crop"]].mean().round(3)
+tiny.groupby("sample")[["box side (px)", "k-means", "LiteMedSAM",
+                        "LiteMedSAM crop"]].mean().round(3)
 
 # %%
 means = tiny[["k-means", "LiteMedSAM", "LiteMedSAM crop"]].mean()
@@ -187,15 +199,17 @@ gain = tiny["LiteMedSAM crop"] - tiny["LiteMedSAM"]
 size_vs_gain = spearman(tiny["box side (px)"], gain)
 print("mean Dice over the 16 smallest boxes:", means.round(3).to_dict())
 print(f"rank correlation of box side and crop gain: {size_vs_gain:.2f}")
-assert means["LiteMedSAM crop"] > means["LiteMedSAM"]      # on average the hypothesis holds ...
-assert by_sample.loc["microscopy-nuclei-stardist"].diff().iloc[-1] > 0.1   # ... clearly on the real nuclei
-assert size_vs_gain < 0                                     # ... and the smaller the box, the larger the gain
+assert means["LiteMedSAM crop"] > means["LiteMedSAM"]  # on average the hypothesis holds ...
+# ... clearly on the real nuclei
+assert by_sample.loc["microscopy-nuclei-stardist"].diff().iloc[-1] > 0.1
+assert size_vs_gain < 0  # ... and the smaller the box, the larger the gain
 assert means["k-means"] > means["LiteMedSAM crop"] > means["LiteMedSAM"]
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 3.5))
 for n, g in tiny.groupby("sample"):
-    ax.scatter(g["box side (px)"], g["LiteMedSAM crop"] - g["LiteMedSAM"], label=n.replace("microscopy-", ""))
+    ax.scatter(g["box side (px)"], g["LiteMedSAM crop"] - g["LiteMedSAM"],
+               label=n.replace("microscopy-", ""))
 ax.axhline(0, color="grey", lw=0.8)
 ax.set(xlabel="box side (px)", ylabel="Dice gain of crop-then-infer",
        title="Crop-then-infer on the smallest boxes\n(dark-cells: synthetic; nuclei: real)")
@@ -232,15 +246,20 @@ t_sam10 = time.perf_counter() - t0
 km10 = segment_kmeans(every10.image, every10.boxes)
 real = pd.DataFrame({
     "k-means, all 125 boxes": {"DSC": score_case(nuclei.gts, km_all.segs)["dsc"], "seconds": t_km},
-    "k-means, every 10th box": {"DSC": score_case(every10.gts, km10.segs)["dsc"], "seconds": km10.seconds},
-    "LiteMedSAM, every 10th box": {"DSC": score_case(every10.gts, sam10.segs)["dsc"], "seconds": t_sam10}}).T
+    "k-means, every 10th box": {"DSC": score_case(every10.gts, km10.segs)["dsc"],
+                                "seconds": km10.seconds},
+    "LiteMedSAM, every 10th box": {"DSC": score_case(every10.gts, sam10.segs)["dsc"],
+                                   "seconds": t_sam10}}).T
 real.round(3)
 
 # %%
 assert real.loc["k-means, every 10th box", "DSC"] > real.loc["LiteMedSAM, every 10th box", "DSC"]
-assert real.loc["k-means, all 125 boxes", "seconds"] < real.loc["LiteMedSAM, every 10th box", "seconds"]
-viz.side_by_side(every10.image, every10.gts, {"k-means": km10, "LiteMedSAM": sam10}, boxes=every10.boxes,
-                 scores={"k-means": score_case(every10.gts, km10.segs), "LiteMedSAM": score_case(every10.gts, sam10.segs)},
+assert (real.loc["k-means, all 125 boxes", "seconds"]
+        < real.loc["LiteMedSAM, every 10th box", "seconds"])
+viz.side_by_side(every10.image, every10.gts, {"k-means": km10, "LiteMedSAM": sam10},
+                 boxes=every10.boxes,
+                 scores={"k-means": score_case(every10.gts, km10.segs),
+                         "LiteMedSAM": score_case(every10.gts, sam10.segs)},
                  title="Real nuclei (StarDist / DSB 2018), every 10th box")
 
 # %% [markdown]
@@ -259,7 +278,7 @@ compare = InteractiveComparison(nuclei, {
 compare
 
 # %%
-compare.box = nuclei.boxes[int(np.argmin([b[2] - b[0] for b in nuclei.boxes]))]   # the narrowest nucleus
+compare.box = nuclei.boxes[int(np.argmin([b[2] - b[0] for b in nuclei.boxes]))]  # the narrowest
 print(compare.box.tolist(), {k: round(v.dsc, 3) for k, v in compare.last.items()})
 assert compare.n_updates == 2 and compare.label > 0
 

@@ -32,16 +32,22 @@ import numpy as np
 import pandas as pd
 
 from classicseg import samples, viz
-from classicseg.methods.ellipse import ellipse_agreement, ellipse_result, fit_ellipse, skull_ellipse
+from classicseg.analysis import studies
+from classicseg.methods.ellipse import (
+    ellipse_agreement,
+    ellipse_result,
+    fit_ellipse,  # noqa: F401  (used in exercise 1's solution)
+    skull_ellipse,
+)
 from classicseg.metrics import dice
 from classicseg.models.litemedsam import LiteMedSAM
-from classicseg.analysis import studies
 
 model = LiteMedSAM.load()
 head = samples.load("us-fetal-head")
 fig, ax = plt.subplots(1, 2, figsize=(9, 3.6))
 viz.overlay(ax[0], head.image, boxes=head.boxes, title="fetal head + box", synthetic=True)
-viz.overlay(ax[1], head.image, head.gts, boxes=head.boxes, title="label: a filled ellipse", synthetic=True)
+viz.overlay(ax[1], head.image, head.gts, boxes=head.boxes, title="label: a filled ellipse",
+            synthetic=True)
 plt.show()
 print("the label is an ellipse: Dice(label, its own fitted ellipse) =",
       round(ellipse_agreement(head.gts), 4))
@@ -75,12 +81,16 @@ head_table = heads.pivot_table(index="method", columns="variant", values="dsc")
 head_table.round(3)
 
 # %%
-gain = (heads[heads.method == "LiteMedSAM + ellipse"].dsc.values - heads[heads.method == "LiteMedSAM"].dsc.values)
+gain = (heads[heads.method == "LiteMedSAM + ellipse"].dsc.values
+        - heads[heads.method == "LiteMedSAM"].dsc.values)
 print("Dice gain of the ellipse over LiteMedSAM per case:", np.round(gain, 3))
 print("median time: LiteMedSAM %.2f s, skull ellipse %.4f s" % (
-    heads[heads.method == "LiteMedSAM"].seconds.median(), heads[heads.method == "skull ellipse"].seconds.median()))
-assert gain.mean() > 0 and gain.min() > -0.005        # the prior never hurts on fetal heads, on average helps
-assert head_table.loc["skull ellipse", "normal"] > 0.95   # a clean skull ring: the model-free ellipse is excellent
+    heads[heads.method == "LiteMedSAM"].seconds.median(),
+    heads[heads.method == "skull ellipse"].seconds.median()))
+# the prior never hurts on fetal heads, on average helps
+assert gain.mean() > 0 and gain.min() > -0.005
+# a clean skull ring: the model-free ellipse is excellent
+assert head_table.loc["skull ellipse", "normal"] > 0.95
 assert head_table.loc["skull ellipse", "hard"] < 0.75     # a broken echo: it collapses
 assert head_table.loc["LiteMedSAM", "hard"] > 0.85        # LiteMedSAM stays robust
 
@@ -104,8 +114,8 @@ viz.side_by_side(c.image, c.gts, results, boxes=c.boxes,
 # LiteMedSAM's masks of other targets:
 
 # %%
-others = {"xray-lungs": "lung field", "endoscopy-polyp": "polyp", "fundus-optic-disc": "optic disc / bleed",
-          "dermoscopy-lesion": "skin lesion"}
+others = {"xray-lungs": "lung field", "endoscopy-polyp": "polyp",
+          "fundus-optic-disc": "optic disc / bleed", "dermoscopy-lesion": "skin lesion"}
 rows = []
 for name, target in others.items():
     c = samples.load(name)
@@ -141,16 +151,19 @@ assert tasks[tasks.target != "fetal head"].gain.mean() < 0
 
 # %%
 gate = 0.975
-tasks["gated"] = np.where(tasks["ellipse agreement"] >= gate, tasks["LiteMedSAM + ellipse"], tasks["LiteMedSAM"])
+tasks["gated"] = np.where(tasks["ellipse agreement"] >= gate, tasks["LiteMedSAM + ellipse"],
+                          tasks["LiteMedSAM"])
 policy = pd.DataFrame({
     "never ellipse": tasks.groupby("target")["LiteMedSAM"].mean(),
     "always ellipse": tasks.groupby("target")["LiteMedSAM + ellipse"].mean(),
     "gated (agreement ≥ 0.975)": tasks.groupby("target")["gated"].mean(),
-    "share gated": tasks.groupby("target")["ellipse agreement"].apply(lambda a: (a >= gate).mean())})
+    "share gated": tasks.groupby("target")["ellipse agreement"].apply(
+        lambda a: (a >= gate).mean())})
 policy.round(3)
 
 # %%
-assert policy.loc["lung field", "share gated"] == 0 and policy.loc["fetal head", "share gated"] >= 0.5
+assert (policy.loc["lung field", "share gated"] == 0
+        and policy.loc["fetal head", "share gated"] >= 0.5)
 assert policy["gated (agreement ≥ 0.975)"].mean() >= policy["never ellipse"].mean()
 assert policy["gated (agreement ≥ 0.975)"].mean() > policy["always ellipse"].mean()
 
@@ -179,9 +192,11 @@ compare = InteractiveComparison(pelvis, {
 compare
 
 # %%
-compare.box = studies.scaled_boxes(pelvis.boxes, 0.05, pelvis.spatial_shape)[0]   # a slightly looser box
+# a slightly looser box
+compare.box = studies.scaled_boxes(pelvis.boxes, 0.05, pelvis.spatial_shape)[0]
 assert compare.n_updates == 2 and set(compare.last) == {"LiteMedSAM", "LiteMedSAM + ellipse"}
-print("box", compare.box.tolist(), "pixels:", {k: int((v.segs > 0).sum()) for k, v in compare.results.items()})
+print("box", compare.box.tolist(), "pixels:",
+      {k: int((v.segs > 0).sum()) for k, v in compare.results.items()})
 
 # %% [markdown]
 # ## Summary

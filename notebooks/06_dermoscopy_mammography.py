@@ -40,17 +40,18 @@ import numpy as np
 import pandas as pd
 
 from classicseg import samples, viz
+from classicseg.analysis import failures
 from classicseg.boxes import clip_box
 from classicseg.metrics import score_case
 from classicseg.models.litemedsam import LiteMedSAM
 from classicseg.models.mobileunet import MobileUNetSegmenter
-from classicseg.analysis import failures
 
 derm = samples.load("dermoscopy-lesion")
 derm_coarse = samples.load("dermoscopy-lesion-coarse")
 mammo = samples.load("mammography-mass")
 assert derm.synthetic and derm_coarse.synthetic and mammo.synthetic
-assert np.array_equal(derm.image, derm_coarse.image) and np.array_equal(derm.boxes, derm_coarse.boxes)
+assert (np.array_equal(derm.image, derm_coarse.image)
+        and np.array_equal(derm.boxes, derm_coarse.boxes))
 print(derm, "\n", mammo)
 
 # %% [markdown]
@@ -66,9 +67,10 @@ print(derm, "\n", mammo)
 fig, ax = plt.subplots(1, 4, figsize=(15, 3.6))
 viz.overlay(ax[0], derm.image, boxes=derm.boxes, title="dermoscopy + box", synthetic=True)
 viz.overlay(ax[1], derm.image, derm.gts, title="fine label", synthetic=True)
-viz.overlay(ax[2], derm.image, (derm_coarse.gts > 0) & (derm.gts == 0), title="coarse label: the extra area",
+viz.overlay(ax[2], derm.image, (derm_coarse.gts > 0) & (derm.gts == 0),
+            title="coarse label: the extra area", synthetic=True)
+viz.overlay(ax[3], mammo.image, mammo.gts, boxes=mammo.boxes, title="mammography (coarse)",
             synthetic=True)
-viz.overlay(ax[3], mammo.image, mammo.gts, boxes=mammo.boxes, title="mammography (coarse)", synthetic=True)
 plt.show()
 
 # %% [markdown]
@@ -83,9 +85,11 @@ plt.show()
 # %%
 mu = {m: MobileUNetSegmenter.load(m) for m in ("Dermoscopy", "Mammography")}
 cards = pd.DataFrame({m: {"width": s.card["config"]["width"], "parameters": s.card["parameters"],
-                          "trained on": f"{s.card['data']['source']} seeds {s.card['data']['seeds'][0]}"
-                                        f"–{s.card['data']['seeds'][-1]}",
-                          "epochs": s.card["training"]["epochs_done"], "lr": s.card["training"]["lr"],
+                          "trained on": (f"{s.card['data']['source']} seeds "
+                                         f"{s.card['data']['seeds'][0]}"
+                                         f"–{s.card['data']['seeds'][-1]}"),
+                          "epochs": s.card["training"]["epochs_done"],
+                          "lr": s.card["training"]["lr"],
                           "held-out Dice (card)": s.card["metrics"]["heldout"]["dice"]}
                       for m, s in mu.items()}).T
 print(mu["Dermoscopy"].card.get("note", ""))
@@ -123,8 +127,8 @@ for sample, modality in (("dermoscopy-lesion", "Dermoscopy"), ("mammography-mass
             seconds = time.perf_counter() - t0
             runs[(sample, seed, method)] = res
             s = score_case(case.gts, res.segs)
-            rows.append({"modality": modality, "seed": seed, "method": method, "DSC": s["dsc"], "NSD": s["nsd"],
-                         "seconds": seconds})
+            rows.append({"modality": modality, "seed": seed, "method": method, "DSC": s["dsc"],
+                         "NSD": s["nsd"], "seconds": seconds})
 held = pd.DataFrame(rows)
 versus = held.groupby(["modality", "method"])[["DSC", "NSD", "seconds"]].mean()
 versus.round(3)
@@ -133,7 +137,8 @@ versus.round(3)
 d = versus["DSC"]
 gap_derm = d["Dermoscopy", "MobileUNet"] - d["Dermoscopy", "LiteMedSAM"]
 gap_mammo = d["Mammography", "MobileUNet"] - d["Mammography", "LiteMedSAM"]
-speed = versus["seconds"].xs("LiteMedSAM", level="method") / versus["seconds"].xs("MobileUNet", level="method")
+speed = (versus["seconds"].xs("LiteMedSAM", level="method")
+         / versus["seconds"].xs("MobileUNet", level="method"))
 print(f"Dice MobileUNet - LiteMedSAM: dermoscopy {gap_derm:+.3f}, mammography {gap_mammo:+.3f}")
 print("LiteMedSAM time / MobileUNet time:", speed.round(1).to_dict())
 assert abs(gap_derm) < 0.03          # dermoscopy: the same quality (paper: +0.16 points)
@@ -157,15 +162,16 @@ viz.failure_gallery(m_rows, panel_size=2.6)
 
 # %%
 area = pd.DataFrame([{"seed": seed, "method": k,
-                      "predicted / labelled area": (runs[("mammography-mass", seed, k)].segs > 0).sum()
-                      / (test[("mammography-mass", seed)].gts > 0).sum()}
+                      "predicted / labelled area":
+                          (runs[("mammography-mass", seed, k)].segs > 0).sum()
+                          / (test[("mammography-mass", seed)].gts > 0).sum()}
                      for seed in held_out for k in ("MobileUNet", "LiteMedSAM")])
 area_ratio = area.groupby("method")["predicted / labelled area"].mean()
 print(area_ratio.round(2).to_dict())
 box_gap = [r.gap for r in m_rows]                     # dsc["MobileUNet"] - dsc["LiteMedSAM"]
 print("Dice gap per box (seed %d):" % held_out[0], np.round(box_gap, 3).tolist())
 assert area_ratio["LiteMedSAM"] > area_ratio["MobileUNet"] + 0.1
-assert abs(box_gap[0]) < 0.05 and box_gap[1] > 0.2       # the large mass: a tie; the small one: the gap
+assert abs(box_gap[0]) < 0.05 and box_gap[1] > 0.2  # the large mass: a tie; the small one: the gap
 
 # %% [markdown]
 # On the large spiculated mass both methods agree with the label about equally well. The small
@@ -192,13 +198,15 @@ for seed in held_out:
         rows.append({"seed": seed, "prediction": name,
                      "Dice vs fine": score_case(fine.gts, segs)["dsc"],
                      "Dice vs coarse": score_case(coarse.gts, segs)["dsc"]})
-styles = pd.DataFrame(rows).groupby("prediction", sort=False)[["Dice vs fine", "Dice vs coarse"]].mean()
+styles = pd.DataFrame(rows).groupby("prediction", sort=False)[["Dice vs fine",
+                                                                "Dice vs coarse"]].mean()
 styles["lost to the coarse label"] = styles["Dice vs fine"] - styles["Dice vs coarse"]
 styles.round(3)
 
 # %%
 ceiling = styles.loc["exact lesion (fine label)", "Dice vs coarse"]
-method_gap_fine = abs(styles.loc["MobileUNet", "Dice vs fine"] - styles.loc["LiteMedSAM", "Dice vs fine"])
+method_gap_fine = abs(styles.loc["MobileUNet", "Dice vs fine"]
+                      - styles.loc["LiteMedSAM", "Dice vs fine"])
 lost = styles["lost to the coarse label"]
 print(f"an exact segmentation scores Dice {ceiling:.3f} against the coarse label")
 print(f"Dice lost to the coarse label: {lost.min():.3f} to {lost.max():.3f}; "
@@ -226,7 +234,8 @@ coarse = test[("dermoscopy-lesion-coarse", seed)]
 fig, ax = plt.subplots(1, 2, figsize=(9, 3.8))
 viz.overlay(ax[0], coarse.image, runs[("dermoscopy-lesion", seed, "MobileUNet")].segs, coarse.boxes,
             title="MobileUNet prediction", synthetic=True)
-viz.overlay(ax[1], coarse.image, coarse.gts, coarse.boxes, title="coarse label of the same image", synthetic=True)
+viz.overlay(ax[1], coarse.image, coarse.gts, coarse.boxes, title="coarse label of the same image",
+            synthetic=True)
 plt.show()
 
 # %% [markdown]
@@ -246,7 +255,8 @@ train_cases, train_data = load_training_cases("dermoscopy-lesion", n=2)
 config = TrainConfig(modality="Dermoscopy", width=0.05, epochs=4, lr=1e-2, batch_size=2, seed=0)
 workdir = Path(tempfile.mkdtemp(prefix="classicseg_06_"))
 t0 = time.perf_counter()
-card = train(train_cases, config, out=workdir / "tiny_dermoscopy.pt", data=train_data, progress=False)
+card = train(train_cases, config, out=workdir / "tiny_dermoscopy.pt", data=train_data,
+             progress=False)
 train_seconds = time.perf_counter() - t0
 losses = card["metrics"]["epoch_loss"]
 print(f"{card['parameters']:,} parameters, {len(losses)} epochs in {train_seconds:.1f} s; "
@@ -259,8 +269,10 @@ shipped_losses = mu["Dermoscopy"].card["metrics"]["epoch_loss"]
 fig, ax = plt.subplots(figsize=(6, 3.3))
 ax.plot(range(1, len(shipped_losses) + 1), shipped_losses, "o-", ms=3,
         label="shipped (width 0.25, 24 images, 40 epochs)")
-ax.plot(range(1, len(losses) + 1), losses, "s-", ms=4, label="ours just now (width 0.05, 2 images, 4 epochs)")
-ax.set(xlabel="epoch", ylabel="Dice + BCE loss", title="MobileUNet training loss, dermoscopy phantoms (synthetic)")
+ax.plot(range(1, len(losses) + 1), losses, "s-", ms=4,
+        label="ours just now (width 0.05, 2 images, 4 epochs)")
+ax.set(xlabel="epoch", ylabel="Dice + BCE loss",
+       title="MobileUNet training loss, dermoscopy phantoms (synthetic)")
 ax.legend(fontsize=8)
 plt.show()
 
@@ -273,8 +285,10 @@ plt.show()
 tiny = MobileUNetSegmenter.load(workdir / "tiny_dermoscopy.pt")
 test_case = test[("dermoscopy-lesion", held_out[0])]
 tiny_dice = score_case(test_case.gts, tiny.segment(test_case.image, test_case.boxes).segs)["dsc"]
-shipped_dice = held.query("method == 'MobileUNet' and modality == 'Dermoscopy' and seed == @held_out[0]").DSC.item()
-print(f"Dice on seed {held_out[0]}: our 4-step model {tiny_dice:.3f}, shipped model {shipped_dice:.3f}")
+shipped_dice = held.query("method == 'MobileUNet' and modality == 'Dermoscopy' "
+                          "and seed == @held_out[0]").DSC.item()
+print(f"Dice on seed {held_out[0]}: our 4-step model {tiny_dice:.3f}, "
+      f"shipped model {shipped_dice:.3f}")
 assert shipped_dice > tiny_dice
 
 # %% [markdown]
@@ -296,7 +310,8 @@ assert shipped_dice > tiny_dice
 # %%
 from classicseg.widgets import InteractiveComparison
 
-compare = InteractiveComparison(derm, {"MobileUNet": mu["Dermoscopy"].segment, "LiteMedSAM": sam.segment})
+compare = InteractiveComparison(derm, {"MobileUNet": mu["Dermoscopy"].segment,
+                                       "LiteMedSAM": sam.segment})
 compare
 
 # %%
@@ -307,9 +322,10 @@ print("tight box:", {k: round(v, 3) for k, v in tight.items()})
 print("loose box:", compare.box.tolist(), {k: round(v, 3) for k, v in loose.items()})
 loose_area = {k: (np.asarray(getattr(r, "segs", r)) > 0).sum() / (derm.gts > 0).sum()
               for k, r in compare.results.items()}
-print("predicted / labelled area with the loose box:", {k: round(float(v), 2) for k, v in loose_area.items()})
+print("predicted / labelled area with the loose box:",
+      {k: round(float(v), 2) for k, v in loose_area.items()})
 assert compare.n_updates == 2 and compare.label == 1
-assert loose["LiteMedSAM"] < tight["LiteMedSAM"] - 0.1          # LiteMedSAM suffers from the loose box
+assert loose["LiteMedSAM"] < tight["LiteMedSAM"] - 0.1  # LiteMedSAM suffers from the loose box
 assert loose["MobileUNet"] > loose["LiteMedSAM"] and loose_area["LiteMedSAM"] > 1.3
 
 # %% [markdown]

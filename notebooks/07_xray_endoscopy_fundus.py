@@ -30,14 +30,13 @@
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from classicseg import samples, viz
+from classicseg.analysis import studies
 from classicseg.methods.postprocess import postprocessed
 from classicseg.metrics import score_case
 from classicseg.models.litemedsam import LiteMedSAM
-from classicseg.analysis import studies
 
 model = LiteMedSAM.load()
 names = ["xray-lungs", "endoscopy-polyp", "fundus-optic-disc"]
@@ -68,13 +67,16 @@ for n in names:
             rows.append({"sample": n, "variant": "hard" if hard else "normal", "post-processing": v,
                          "dsc": sc["dsc"], "nsd": sc["nsd"]})
 pp = pd.DataFrame(rows)
-pp_table = pp.pivot_table(index=["sample", "variant"], columns="post-processing", values="dsc")[list(variants)]
+pp_table = pp.pivot_table(index=["sample", "variant"], columns="post-processing",
+                          values="dsc")[list(variants)]
 pp_table.round(4)
 
 # %%
 effect = pp_table.sub(pp_table["none (official)"], axis=0)
-print("largest |Dice change| of the box filter:", round(effect["box filter (paper code)"].abs().max(), 4))
-print("largest |Dice change| of box + LCC + fill:", round(effect["box + LCC + fill (paper text)"].abs().max(), 4))
+print("largest |Dice change| of the box filter:",
+      round(effect["box filter (paper code)"].abs().max(), 4))
+print("largest |Dice change| of box + LCC + fill:",
+      round(effect["box + LCC + fill (paper text)"].abs().max(), 4))
 assert effect["box filter (paper code)"].abs().max() < 0.005
 assert effect["box + LCC + fill (paper text)"].abs().max() < 0.02
 
@@ -100,21 +102,25 @@ for n in names:
         by_margin[(n, margin)] = (b, r)
         rows.append({"sample": n, "box margin": margin, "dsc": score_case(c.gts, r.segs)["dsc"],
                      "dsc + LCC + fill": score_case(c.gts, postprocessed(r, b).segs)["dsc"]})
-boxes_effect = pd.DataFrame(rows).pivot_table(index="sample", columns="box margin", values=["dsc", "dsc + LCC + fill"])
+boxes_effect = pd.DataFrame(rows).pivot_table(index="sample", columns="box margin",
+                                              values=["dsc", "dsc + LCC + fill"])
 boxes_effect.round(3)
 
 # %%
 spread = boxes_effect["dsc"].max(axis=1) - boxes_effect["dsc"].min(axis=1)
 print("Dice range over the three box margins:", spread.round(3).to_dict())
-assert spread.max() > 10 * effect.abs().to_numpy().max()   # the box matters far more than post-processing
+# the box matters far more than post-processing
+assert spread.max() > 10 * effect.abs().to_numpy().max()
 assert (boxes_effect["dsc + LCC + fill"] - boxes_effect["dsc"]).abs().to_numpy().max() < 0.05
 
 # %%
 c, tight = raw[("xray-lungs", True)]
 loose_boxes, loose = by_margin[("xray-lungs", 0.25)]
 viz.side_by_side(c.image, c.gts, {"tight box": tight, "box + 25 %": loose}, boxes=loose_boxes,
-                 scores={"tight box": score_case(c.gts, tight.segs), "box + 25 %": score_case(c.gts, loose.segs)},
-                 synthetic=True, title="Hard chest X-ray: the same model, a looser box (loose boxes drawn)")
+                 scores={"tight box": score_case(c.gts, tight.segs),
+                         "box + 25 %": score_case(c.gts, loose.segs)},
+                 synthetic=True,
+                 title="Hard chest X-ray: the same model, a looser box (loose boxes drawn)")
 
 # %% [markdown]
 # A loose box around a lung also encloses the mediastinum, the other lung's edge and the
@@ -138,7 +144,8 @@ compare
 
 # %%
 compare.box = chest.boxes[-1]
-print("box", compare.box.tolist(), {k: int((v.segs > 0).sum()) for k, v in compare.results.items()}, "pixels")
+print("box", compare.box.tolist(),
+      {k: int((v.segs > 0).sum()) for k, v in compare.results.items()}, "pixels")
 assert compare.n_updates == 2
 
 # %%
@@ -146,7 +153,8 @@ retina = samples.load("fundus-retina-skimage")
 r = model.segment(retina.image, retina.boxes)
 viz.side_by_side(retina.image, None,
                  {"LiteMedSAM": r, "+ LCC + fill": postprocessed(r, retina.boxes)},
-                 boxes=retina.boxes, title="Real fundus (scikit-image retina, CC0): optic disc box, no label")
+                 boxes=retina.boxes,
+                 title="Real fundus (scikit-image retina, CC0): optic disc box, no label")
 
 # %% [markdown]
 # ## Summary

@@ -36,16 +36,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from classicseg import samples, viz
-from classicseg.io import iter_cases, list_case_files, load_case
-from classicseg.evaluation.compare import compare_directories
-from classicseg.evaluation.report import PAPER_TABLE11
-from classicseg.pipeline.core import Pipeline
-from classicseg.evaluation.evaluate import evaluate_directories
 from classicseg.analysis.failures import model_passes
+from classicseg.evaluation.compare import compare_directories
+from classicseg.evaluation.evaluate import evaluate_directories
+from classicseg.evaluation.report import PAPER_TABLE11
+from classicseg.io import iter_cases, list_case_files, load_case
+from classicseg.pipeline.core import Pipeline
 from classicseg.pipeline.runner import RunOptions, run_directory
 
 DATA = Path("..") / "data_samples" if Path("../data_samples").is_dir() else Path("data_samples")
@@ -73,10 +72,13 @@ for path in list_case_files(DATA / "imgs"):
     case = load_case(path)
     r = paper.route(case)
     cost_b, cost_p = model_passes(case, baseline.route(case)), model_passes(case, r)
-    rows.append({"case": case.name, "modality": case.modality, "shape": "x".join(map(str, case.image.shape)),
+    rows.append({"case": case.name, "modality": case.modality,
+                 "shape": "x".join(map(str, case.image.shape)),
                  "boxes": case.n_boxes, "paper method": r.method + (f" s={r.s}" if r.s > 1 else ""),
-                 "baseline encoder passes": cost_b["encoder_passes"], "paper encoder passes": cost_p["encoder_passes"],
-                 "baseline decoder calls": cost_b["decoder_calls"], "paper decoder calls": cost_p["decoder_calls"]})
+                 "baseline encoder passes": cost_b["encoder_passes"],
+                 "paper encoder passes": cost_p["encoder_passes"],
+                 "baseline decoder calls": cost_b["decoder_calls"],
+                 "paper decoder calls": cost_p["decoder_calls"]})
 plan = pd.DataFrame(rows).set_index("case")
 plan
 
@@ -162,7 +164,8 @@ assert (speedup > 1).all()                                          # ... and fa
 # validation numbers (real data, all modalities):
 
 # %%
-paper_t11 = pd.DataFrame(PAPER_TABLE11, index=["LiteMedSAM DSC", "LiteMedSAM NSD", "paper DSC", "paper NSD"]).T
+paper_t11 = pd.DataFrame(PAPER_TABLE11,
+                         index=["LiteMedSAM DSC", "LiteMedSAM NSD", "paper DSC", "paper NSD"]).T
 paper_t11.loc[sorted(set(per_case.modality) & set(paper_t11.index))]
 
 # %% [markdown]
@@ -173,8 +176,8 @@ paper_t11.loc[sorted(set(per_case.modality) & set(paper_t11.index))]
 # on training data.
 
 # %%
-viz.bar_by_modality(per_case, metric="dsc", hue="pipeline", title="DSC per modality, subset of data_samples",
-                    synthetic=True)
+viz.bar_by_modality(per_case, metric="dsc", hue="pipeline",
+                    title="DSC per modality, subset of data_samples", synthetic=True)
 
 # %%
 viz.time_vs_dice(per_case, time="seconds", metric="dsc", hue="pipeline",
@@ -186,7 +189,8 @@ viz.time_vs_dice(per_case, time="seconds", metric="dsc", hue="pipeline",
 # predictions of both pipelines with their run logs.
 
 # %%
-print(sorted(p.relative_to(result.out_dir).as_posix() for p in result.out_dir.rglob("*") if p.is_file()))
+print(sorted(p.relative_to(result.out_dir).as_posix() for p in result.out_dir.rglob("*")
+             if p.is_file()))
 assert (result.out_dir / "report.md").is_file() and (result.out_dir / "per_case.csv").is_file()
 
 # %% [markdown]
@@ -200,7 +204,8 @@ per_pass = secs.loc["Dermoscopy", "baseline"]
 estimate = per_pass * plan[["baseline encoder passes", "paper encoder passes"]].sum()
 print(f"one encoder pass here: ~{per_pass:.1f} s")
 print(f"estimated LiteMedSAM time on all 19 cases: baseline ~{estimate.iloc[0] / 60:.1f} min, "
-      f"paper ~{estimate.iloc[1] / 60:.1f} min (decoder calls for the 125-box microscopy case come on top)")
+      f"paper ~{estimate.iloc[1] / 60:.1f} min "
+      "(decoder calls for the 125-box microscopy case come on top)")
 
 # %% [markdown]
 # ## 4 · The full comparison from the command line
@@ -230,13 +235,15 @@ print(f"estimated LiteMedSAM time on all 19 cases: baseline ~{estimate.iloc[0] /
 
 # %%
 mine = workdir / "my_data"
-written = samples.write(mine, names=["oct-cysts:hard", "microscopy-two-channel:hard", "pet-lesions:hard"], seed=5)
+written = samples.write(mine, names=["oct-cysts:hard", "microscopy-two-channel:hard",
+                                     "pet-lesions:hard"], seed=5)
 print(sorted(p.relative_to(mine).as_posix() for p in mine.rglob("*") if p.is_file()))
 
 # %%
 my_cases = list(iter_cases(mine))
 pd.DataFrame([{"case": c.name, "modality": c.modality, "shape": c.image.shape, "boxes": c.n_boxes,
-               "ground truth": c.gts is not None, "paper method": paper.route(c).method} for c in my_cases])
+               "ground truth": c.gts is not None, "paper method": paper.route(c).method}
+              for c in my_cases])
 
 # %% [markdown]
 # None of these three needs LiteMedSAM in the paper's pipeline (the baseline would need one

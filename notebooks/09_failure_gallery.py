@@ -36,10 +36,12 @@ from classicseg import samples, viz
 from classicseg.analysis import failures
 from classicseg.pipeline.core import Pipeline
 
-names = ["microscopy-two-channel:hard", "microscopy-dark-cells:hard", "oct-cysts:hard", "mammography-mass"]
+names = ["microscopy-two-channel:hard", "microscopy-dark-cells:hard", "oct-cysts:hard",
+         "mammography-mass"]
 cases = [samples.load(n.split(":")[0], hard=n.endswith(":hard")) for n in names]
 assert all(c.synthetic for c in cases)
-pd.DataFrame([{"sample": n, "case": c.name, "modality": c.modality, "boxes": c.n_boxes} for n, c in zip(names, cases)])
+pd.DataFrame([{"sample": n, "case": c.name, "modality": c.modality, "boxes": c.n_boxes}
+              for n, c in zip(names, cases)])
 
 # %% [markdown]
 # ## 1 · Both pipelines on every case
@@ -61,8 +63,8 @@ pd.DataFrame([{"case": r.name, "paper method": results[r.name]["paper"].extra["r
 # %%
 case_gaps = {r.name: r.gap for r in ranked_cases}
 assert all(results[c.name]["paper"].extra["route"]["method"] != "litemedsam" for c in cases)
-assert sum(g > 0.1 for g in case_gaps.values()) == 3                 # the paper wins three cases clearly
-assert -0.05 < case_gaps["2DBox_OCT_synthetic-cysts-hard"] < 0      # LiteMedSAM wins one, narrowly
+assert sum(g > 0.1 for g in case_gaps.values()) == 3  # the paper wins three cases clearly
+assert -0.05 < case_gaps["2DBox_OCT_synthetic-cysts-hard"] < 0  # LiteMedSAM wins one, narrowly
 
 # %% [markdown]
 # Ranked by the gap *paper − baseline*: the top rows are where the paper's method wins, the
@@ -88,9 +90,11 @@ ranked_boxes = failures.rank_by_gap(box_table, "paper", "baseline")
 paper_wins, baseline_wins = failures.split_winners(ranked_boxes, n=4, min_gap=0.1)
 gaps = np.array([r.gap for r in ranked_boxes])
 print(f"{len(gaps)} boxes: paper better by > 0.1 on {(gaps > 0.1).sum()}, "
-      f"baseline better by > 0.1 on {(gaps < -0.1).sum()}, within 0.1 on {(abs(gaps) <= 0.1).sum()}")
+      f"baseline better by > 0.1 on {(gaps < -0.1).sum()}, "
+      f"within 0.1 on {(abs(gaps) <= 0.1).sum()}")
 assert len(box_table) == 84
-assert len(paper_wins) == 4 and len(baseline_wins) == 4 and (gaps < -0.1).sum() >= 5   # failures on both sides
+# failures on both sides
+assert len(paper_wins) == 4 and len(baseline_wins) == 4 and (gaps < -0.1).sum() >= 5
 
 # %% [markdown]
 # Box by box the picture has two sides: the paper's methods are better by more than 0.1 on
@@ -118,15 +122,17 @@ fills = pd.DataFrame(
     [{"box": r.name, "winner": winner, "gap": r.gap, "box pixels": r.box_pixels,
       "loser's mask / box": r.pixels[loser] / r.box_pixels,
       "object / box": r.gt_pixels / r.box_pixels}
-     for winner, loser, rows in (("paper", "baseline", paper_wins), ("baseline", "paper", baseline_wins))
+     for winner, loser, rows in (("paper", "baseline", paper_wins),
+                                 ("baseline", "paper", baseline_wins))
      for r in rows])
 fills.round(3)
 
 # %%
 lost_by_paper, lost_by_sam = fills[fills.winner == "baseline"], fills[fills.winner == "paper"]
-assert (lost_by_paper["loser's mask / box"] == 1.0).sum() >= 2                             # box filled
-assert (lost_by_sam["loser's mask / box"] < lost_by_sam["object / box"] / 3).all()       # object missed
-print("boxes LiteMedSAM lost most:", lost_by_sam["box pixels"].min(), "to", lost_by_sam["box pixels"].max(),
+assert (lost_by_paper["loser's mask / box"] == 1.0).sum() >= 2                      # box filled
+assert (lost_by_sam["loser's mask / box"] < lost_by_sam["object / box"] / 3).all()  # object missed
+print("boxes LiteMedSAM lost most:", lost_by_sam["box pixels"].min(), "to",
+      lost_by_sam["box pixels"].max(),
       "pixels; smallest box of all:", min(r.box_pixels for r in box_table))
 assert 500 < lost_by_sam["box pixels"].min() and lost_by_sam["box pixels"].max() < 3500
 
@@ -201,8 +207,8 @@ fig, ax = plt.subplots(figsize=(5.5, 4.2))
 for case_name, t in iou_table.groupby("case"):
     ax.scatter(t.iou_pred, t["real Dice"], s=16, alpha=0.7, label=case_name.replace("2DBox_", ""))
 ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-ax.set(xlabel="LiteMedSAM's predicted IoU", ylabel="real Dice of the box", xlim=(0, 1.02), ylim=(-0.02, 1.02),
-       title="Predicted IoU vs real Dice per box (synthetic)")
+ax.set(xlabel="LiteMedSAM's predicted IoU", ylabel="real Dice of the box", xlim=(0, 1.02),
+       ylim=(-0.02, 1.02), title="Predicted IoU vs real Dice per box (synthetic)")
 ax.legend(fontsize=7)
 plt.show()
 
@@ -212,7 +218,8 @@ plt.show()
 # (The table shows every few thresholds; the plot below shows all.)
 
 # %%
-curve = pd.DataFrame(failures.flag_curve(iou_table.iou_pred, iou_table["real Dice"], fail_below=0.5))
+curve = pd.DataFrame(failures.flag_curve(iou_table.iou_pred, iou_table["real Dice"],
+                                         fail_below=0.5))
 n_fail = int(curve.failures.iloc[0])
 some_rows = curve.iloc[:: max(1, len(curve) // 12)]
 some_rows[["threshold", "flagged", "caught", "false_alarms", "recall", "precision"]].round(3)
@@ -223,8 +230,8 @@ best_precision = curve[curve.flagged >= 10].precision.max()
 half = curve[curve.recall >= 0.5].iloc[0]
 worst = iou_table[iou_table["real Dice"] < 0.1]
 silent = iou_table[(iou_table["real Dice"] < 0.5) & (iou_table.iou_pred > 0.85)]
-print(f"failures: {n_fail} of {len(iou_table)} boxes ({prevalence:.0%}); best precision when flagging >= 10 boxes: "
-      f"{best_precision:.2f}")
+print(f"failures: {n_fail} of {len(iou_table)} boxes ({prevalence:.0%}); "
+      f"best precision when flagging >= 10 boxes: {best_precision:.2f}")
 print(f"catching half of the failures means flagging {int(half.flagged)} boxes "
       f"({half.flagged / len(iou_table):.0%}), {int(half.false_alarms)} of them false alarms")
 print(f"boxes with Dice < 0.1: predicted IoU {worst.iou_pred.round(2).tolist()}; "

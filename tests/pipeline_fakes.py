@@ -31,7 +31,8 @@ class FakeLiteMedSAM:
                            "lcc": lcc, "fill": fill})
         if self.interrupt_at is not None and len(self.calls) == self.interrupt_at:
             raise KeyboardInterrupt
-        gray = image if image.ndim == 3 and len(boxes) and np.asarray(boxes).shape[1] == 6 else image[..., 0]
+        gray = (image if image.ndim == 3 and len(boxes) and np.asarray(boxes).shape[1] == 6
+                else image[..., 0])
         res = SegmentationResult.empty(gray.shape, len(boxes))
         for i, box in enumerate(boxes):
             where = box_slices(box)

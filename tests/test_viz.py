@@ -158,7 +158,8 @@ def test_failure_gallery_draws_rows_in_the_order_given():
     fig = viz.failure_gallery(ranked, n=2)
     assert len(fig.axes) == 8
     titles = [fig.axes[i].get_title() for i in (0, 4)]
-    assert titles[0].startswith("case1") and "(synthetic)" in titles[0] and "gap -0.800" in titles[0]
+    assert (titles[0].startswith("case1") and "(synthetic)" in titles[0]
+            and "gap -0.800" in titles[0])
     assert titles[1].startswith("case2") and "(synthetic)" not in titles[1]
     assert fig.axes[2].get_title() == "a: Dice 0.100"
     fig = viz.failure_gallery(_rows()[::-1], n=10, synthetic=True)  # no ranking in viz

@@ -11,7 +11,7 @@ Only numpy, scipy, scikit-image and OpenCV are used here (never torch).
 - :mod:`.microscopy` -- channel rules, circle rule, k-means, two-channel threshold
 - :mod:`.interpolation` -- shape-based interpolation and sparse-slice plans
 - :mod:`.postprocess` -- the one post-processing vocabulary (none / box / lcc / full)
-- :mod:`.ellipse` -- ellipse fit and the model-free skull-ellipse segmenter (fetal-head ultrasound)
+- :mod:`.ellipse` -- ellipse fit, the model-free skull-ellipse segmenter (fetal-head US)
 """
 
 import lazy_loader as _lazy
@@ -28,7 +28,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
     "interpolation": ["shape_interpolate", "signed_distance", "plan_sparse_slices", "fill_slices",
                       "segment_sparse_3d", "interpolate_from_slices"],
     "postprocess": ["POSTPROCESS", "parse_postprocess", "apply_postprocess", "largest_component",
-                    "fill_holes", "box_filter", "postprocess_mask", "relabel_result", "postprocessed"],
+                    "fill_holes", "box_filter", "postprocess_mask", "relabel_result",
+                    "postprocessed"],
     "ellipse": ["Ellipse", "fit_ellipse", "ellipse_mask", "ellipse_result", "ellipse_agreement",
                 "skull_ellipse"],
 })

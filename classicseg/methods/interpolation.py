@@ -79,7 +79,8 @@ def _edt(m: np.ndarray) -> np.ndarray:
         # OpenCV's exact (Felzenszwalb) transform is ~2x faster than scipy's in 2D. It
         # returns float32; squared distances are integers, so rounding them and taking a
         # float64 root reproduces scipy's result bit for bit.
-        d = cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE).astype(np.float64)
+        d = cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2,
+                                  cv2.DIST_MASK_PRECISE).astype(np.float64)
         return np.sqrt(np.rint(d * d, out=d), out=d)
     return ndi.distance_transform_edt(m)
 
@@ -243,7 +244,8 @@ def fill_slices(masks: dict, z_min: int, z_max: int, *, empty: str = "shrink") -
     shape = slices[keys[0]].shape
     for k, v in slices.items():
         if v.shape != shape or v.ndim != 2:
-            raise ValueError(f"masks[{k}] has shape {v.shape}; every slice must be 2D of shape {shape}")
+            raise ValueError(f"masks[{k}] has shape {v.shape}; "
+                             f"every slice must be 2D of shape {shape}")
     out = np.zeros((z_max - z_min + 1,) + shape, bool)
     for k in keys:
         out[k - z_min] = slices[k]
@@ -296,7 +298,8 @@ def segment_sparse_3d(predict_slice: Callable[[int], np.ndarray], box, s: int = 
         raise ValueError(f"shape must be (D, H, W), got {shape}")
     b = np.asarray(box)
     if b.shape != (6,):
-        raise ValueError(f"box must be [x_min, y_min, z_min, x_max, y_max, z_max], got shape {b.shape}")
+        raise ValueError(f"box must be [x_min, y_min, z_min, x_max, y_max, z_max], "
+                         f"got shape {b.shape}")
     b = check_boxes(b[None], shape)[0]
     where = box_slices(b)
     plane = where[1:]
@@ -308,8 +311,8 @@ def segment_sparse_3d(predict_slice: Callable[[int], np.ndarray], box, s: int = 
         if m.shape == shape[1:]:
             m = m[plane]  # box filter: only the in-box part of a full-slice prediction
         elif m.shape != crop_shape:
-            raise ValueError(f"predict_slice({int(z)}) returned shape {m.shape}; expected the slice "
-                             f"{shape[1:]} or the box crop {crop_shape}")
+            raise ValueError(f"predict_slice({int(z)}) returned shape {m.shape}; "
+                             f"expected the slice {shape[1:]} or the box crop {crop_shape}")
         predicted[int(z)] = m.astype(bool)
     return fill_slices(predicted, z0, z1, empty=empty), where
 

@@ -103,7 +103,8 @@ def segment_oct(image, boxes, *, bins: int = 10, pool: str = "all", offset: floa
         scope = "pooled" if pool == "all" else "per-box"
         shift = f" + {offset:g}" if offset else ""
         res.add_box(i, m, where, method=method,
-                    reason=f"OCT: {scope} {method.upper()} threshold {t:.4g}{shift} ({bins} bins), pixels below",
+                    reason=f"OCT: {scope} {method.upper()} threshold {t:.4g}{shift} "
+                           f"({bins} bins), pixels below",
                     seconds=time.perf_counter() - t0 + t_shared, threshold=t, offset=offset,
                     postprocess=postprocess)
     res.seconds = time.perf_counter() - t_case

@@ -140,7 +140,8 @@ def force_volume(mask, *, bounds=(0.20, 0.88), structure: str = "cross", seed=No
         raise ValueError(f"structure must be one of {_STRUCTURES}, got {structure!r}")
     note = ""
     if not m.any():
-        centre = tuple((s - 1) // 2 for s in m.shape) if seed is None else tuple(int(c) for c in seed)
+        centre = (tuple((s - 1) // 2 for s in m.shape) if seed is None
+                  else tuple(int(c) for c in seed))
         m[centre] = True
         note = "seeded + "
     if structure == "cross":

@@ -197,7 +197,8 @@ def box_filter(mask, box) -> np.ndarray:
     """
     m = _as_mask(mask)
     if len(np.asarray(box).ravel()) != 2 * m.ndim:
-        raise ValueError(f"box must have {2 * m.ndim} coordinates for a {m.ndim}D mask, got {box!r}")
+        raise ValueError(f"box must have {2 * m.ndim} coordinates for a {m.ndim}D mask, "
+                         f"got {box!r}")
     where = tuple(slice(max(s.start, 0), max(s.stop, 0)) for s in box_slices(box))
     out = np.zeros(m.shape, bool)
     out[where] = m[where]

@@ -13,8 +13,9 @@ Importing this package is light: torch is imported only when a model is used.
 
 import lazy_loader as _lazy
 
-__getattr__, __dir__, __all__ = _lazy.attach(__name__, submodules=["litemedsam", "mobileunet"], submod_attrs={
-    "litemedsam": ["LiteMedSAM", "litemedsam_weights_path"],
-    "mobileunet": ["MobileUNet", "MobileUNetSegmenter"],
-    "checksum": ["WeightsError"],
-})
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__, submodules=["litemedsam", "mobileunet"], submod_attrs={
+        "litemedsam": ["LiteMedSAM", "litemedsam_weights_path"],
+        "mobileunet": ["MobileUNet", "MobileUNetSegmenter"],
+        "checksum": ["WeightsError"],
+    })

@@ -34,7 +34,8 @@ def choose_device(device="cpu"):
     elif isinstance(device, str):
         name = device.strip().lower()
     else:
-        raise ValueError(f"device must be a string like 'cpu', 'cuda', 'mps' or 'auto', got {device!r}")
+        raise ValueError(f"device must be a string like 'cpu', 'cuda', 'mps' or 'auto', "
+                         f"got {device!r}")
     has_mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"

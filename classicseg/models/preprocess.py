@@ -129,7 +129,8 @@ def resize_mask_back(logits_or_mask, newhw, out_hw) -> np.ndarray:
         raise ValueError(f"out_hw must be positive, got {out_hw}")
     part = a[:newh, :neww]
     if a.dtype == bool or np.issubdtype(a.dtype, np.integer):
-        # OpenCV cannot resize bool/int64; uint8 (or int32 labels) through nearest keeps values exact.
+        # OpenCV cannot resize bool/int64; uint8 (or int32 labels) through nearest keeps values
+        # exact.
         work = part.astype(np.uint8 if a.dtype == bool else np.int32)
         out = cv2.resize(work, (outw, outh), interpolation=cv2.INTER_NEAREST)
         return out.astype(a.dtype)

@@ -6,7 +6,9 @@ methods and reasons, warm seconds, status, error). It is
 
 * **resumable** -- cases whose prediction exists are skipped unless ``overwrite=True``;
 * **robust** -- a case that fails (corrupt file, bad boxes, a method error) is logged with
-  ``status="error"`` and the run goes on;
+  ``status="error"`` and the run goes on; an ``*.npz`` entry that is no usable file (a broken
+  link, a name clash, see :func:`classicseg.io.scan_case_files`) is logged with
+  ``status="skipped"`` and listed in :attr:`RunSummary.excluded`;
 * **Ctrl-C safe** -- predictions are written atomically (temp file + rename) and the log
   line only after the file, so an interrupt leaves no half-written file and a rerun
   resumes where it stopped;
@@ -39,7 +41,9 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
+import tempfile
 import sys
 import time
 import warnings
@@ -47,14 +51,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import list_case_files
+from ..io import SkippedEntry, scan_case_files
 from . import task
 from . import threads as _threads
 from .coldstart import run_cold
 from .core import Pipeline
 from .task import CaseLog, case_stem
 
-__all__ = ["run_directory", "RunOptions", "RunSummary", "read_run_log", "dask_client", "LOG_NAME"]
+__all__ = ["run_directory", "RunOptions", "RunSummary", "read_run_log", "dask_client", "LOG_NAME",
+           "SchedulerError"]
 
 LOG_NAME = "run_log.jsonl"
 
@@ -146,14 +151,22 @@ def options_from_legacy(options: RunOptions | None, legacy: dict, *, caller: str
     return RunOptions(**legacy)
 
 
+class SchedulerError(ConnectionError):
+    """The Dask scheduler named by ``scheduler=`` (``--scheduler``) is malformed or unreachable."""
+
+
 @dataclass
 class RunSummary:
-    """What a run did: one log row per processed case, the names it skipped, wall time."""
+    """What a run did: one log row per processed case, the names it skipped because their
+    prediction exists, the input entries it could not use (:attr:`excluded`), wall time, and
+    why the run log could not be written (:attr:`log_error`, None when it was)."""
 
     out_dir: Path
     rows: list[CaseLog] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    excluded: list[SkippedEntry] = field(default_factory=list)
     wall_seconds: float = 0.0
+    log_error: str | None = None
 
     @property
     def n_ok(self) -> int:
@@ -163,11 +176,21 @@ class RunSummary:
     def errors(self) -> list[CaseLog]:
         return [r for r in self.rows if not r.ok]
 
+    @property
+    def complete(self) -> bool:
+        """True when every input entry was predicted (or already was) and logged."""
+        return not self.errors and not self.excluded and self.log_error is None
+
     def __str__(self) -> str:
         s = (f"{self.n_ok} predicted, {len(self.errors)} failed, {len(self.skipped)} skipped "
-             f"(exist) in {self.wall_seconds:.1f} s -> {self.out_dir}")
+             f"(exist)")
+        if self.excluded:
+            s += f", {len(self.excluded)} input file(s) not usable"
+        s += f" in {self.wall_seconds:.1f} s -> {self.out_dir}"
         for r in self.errors:
             s += f"\n  FAILED {r.name}: {r.error}"
+        for e in self.excluded:
+            s += f"\n  NOT USED {e.path}: {e.reason}"
         return s
 
 
@@ -233,19 +256,24 @@ def run_directory(in_dir, out_dir, pipeline: Pipeline | None = None, *,
     opts = options_from_legacy(options, legacy, caller="run_directory")
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     pipeline = pipeline or Pipeline()
-    files = list_case_files(in_dir)
+    files, excluded = scan_case_files(in_dir)
+    if not files:
+        raise FileNotFoundError(errno.ENOENT, _no_cases(excluded), str(in_dir))
     if opts.names is not None:
         wanted = set(opts.names)
         files = [p for p in files if case_stem(p) in wanted]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = RunSummary(out_dir)
+        excluded = [e for e in excluded if case_stem(e.path) in wanted]
+    log = _prepare_output(out_dir)
+    summary = RunSummary(out_dir, excluded=excluded)
+    for entry in excluded:
+        _log_row(summary, log, CaseLog.failure(entry.path, pipeline.name, entry.reason,
+                                               status="skipped"))
     todo = []
     for p in files:
         if (out_dir / p.name).exists() and not opts.overwrite:
             summary.skipped.append(case_stem(p))
         else:
             todo.append((p, out_dir / p.name))
-    log = out_dir / LOG_NAME
     t0 = time.perf_counter()
     from tqdm.auto import tqdm
 
@@ -264,7 +292,7 @@ def run_directory(in_dir, out_dir, pipeline: Pipeline | None = None, *,
             _threads.set_threads(opts.threads)
             rows = (task.run_case(pipeline, p, o, overwrite=opts.overwrite) for p, o in todo)
         for row in rows:
-            _append_log(log, row)
+            _log_row(summary, log, row)
             summary.rows.append(row)
             took = f" {row.seconds:.2f}s" if row.seconds is not None else ""
             bar.set_postfix_str(f"{row.name} {row.status}{took}")
@@ -275,6 +303,48 @@ def run_directory(in_dir, out_dir, pipeline: Pipeline | None = None, *,
         bar.close()
         summary.wall_seconds = time.perf_counter() - t0
     return summary
+
+
+def _no_cases(excluded: list[SkippedEntry]) -> str:
+    if not excluded:
+        return "no .npz challenge files in this folder"
+    shown = "; ".join(str(e) for e in excluded[:3]) + ("; ..." if len(excluded) > 3 else "")
+    return f"no usable .npz challenge files in this folder ({len(excluded)} not usable: {shown})"
+
+
+def _prepare_output(out_dir: Path) -> Path:
+    """Create ``out_dir`` and check, before any work, that predictions and the run log can be
+    written there; OSErrors name the folder or file and say what is wrong."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "the output folder exists and is not a directory",
+                                 str(out_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:  # predictions are written as temp file + rename inside out_dir
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as e:
+        raise type(e)(e.errno, f"the output folder is not writable ({e.strerror}); nothing was run",
+                      str(out_dir)) from None
+    log = out_dir / LOG_NAME
+    try:
+        with open(log, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise type(e)(e.errno, f"cannot write the run log ({e.strerror}); nothing was run",
+                      str(log)) from None
+    return log
+
+
+def _log_row(summary: RunSummary, log: Path, row: CaseLog) -> None:
+    """Append ``row`` to the run log; a log that stops being writable (disk full) is noted in
+    ``summary.log_error`` once, and the run goes on (its predictions are still worth having)."""
+    if summary.log_error is not None:
+        return
+    try:
+        _append_log(log, row)
+    except OSError as e:
+        summary.log_error = (f"{log}: the run log could not be written ({e.strerror or e}); "
+                             "rows from this one on are missing from it")
 
 
 def dask_client(workers: int | None = None, scheduler: str | None = None):

@@ -13,14 +13,14 @@ from classicseg.cli import CommandError, _describe, main
 
 
 def _cli(*args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "classicseg", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, **kw)
+    return subprocess.run([sys.executable, "-m", "classicseg", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, **kw)
 
 
 def test_closed_pipe_exits_quietly():
     # The reader is gone before the command writes (what `... | head` does to a long listing).
-    proc = subprocess.Popen([sys.executable, "-m", "classicseg", "samples", "list"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "classicseg", "samples", "list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)

@@ -1,4 +1,4 @@
-"""The ellipse helpers of the ultrasound lesson: ellipse fit of a result, agreement, skull ellipse."""
+"""The ultrasound lesson's ellipse helpers: ellipse fit of a result, agreement, skull ellipse."""
 
 from __future__ import annotations
 

@@ -212,7 +212,8 @@ def test_oct_channels_dtypes_constant_images_and_overlap():
     flat = segment_oct(np.zeros((20, 20, 3), np.uint8), [[0, 0, 19, 19]])           # no split
     assert not flat.segs.any()
     overlapping = segment_oct(img, [[5, 15, 30, 35], [15, 18, 30, 35]])
-    assert np.all(overlapping.segs[20:30, 15:25] == 2) and np.all(overlapping.segs[20:30, 10:15] == 1)
+    assert (np.all(overlapping.segs[20:30, 15:25] == 2)
+            and np.all(overlapping.segs[20:30, 10:15] == 1))
 
 
 def test_oct_bad_input_and_no_mutation():

@@ -325,7 +325,7 @@ def _parse(argv):
 def test_cli_options_build_the_pipeline():
     args = _parse(["in", "out", "--s", "CT=2", "--s", "MR=4", "--method", "OCT=mobileunet", "--postprocess", "off"])
     pipe = run_cmd.pipeline_from_args(args)
-    assert pipe.s == {"CT": 2, "MR": 4} and pipe.method == {"OCT": "mobileunet"} and pipe.postprocess is False
+    assert pipe.s == {"CT": 2, "MR": 4} and pipe.method == {"OCT": "mobileunet"} and pipe.postprocess == "none"
     assert run_cmd.pipeline_from_args(_parse(["in", "out", "--s", "5"])).s == 5
     assert run_cmd.pipeline_from_args(_parse(["in", "out", "--method", "medsam"])).method == "medsam"
     base = run_cmd.pipeline_from_args(_parse(["in", "out", "--mode", "baseline"]))

@@ -20,7 +20,7 @@ import lazy_loader as _lazy
 __getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
     "predictor": ["LiteMedSAM", "Prepared"],
     "net": ["LiteMedSAMNet"],
-    "geometry": ["SIZE", "BOX_SHIFT", "scale_boxes_256", "box_from_mask_256", "middle_slice", "slice_plan",
-                 "context_window"],
+    "geometry": ["SIZE", "BOX_SHIFT", "scale_boxes_256", "box_from_mask_256", "middle_slice",
+                 "slice_plan", "context_window"],
     "weights": ["litemedsam_weights_path", "load_litemedsam_state_dict", "LITEMEDSAM_SHA256"],
 })

@@ -28,7 +28,8 @@ class LiteMedSAMNet(nn.Module):
                                                 input_image_size=(SIZE, SIZE), mask_in_chans=16)
         self.mask_decoder = sam.MaskDecoder(
             num_multimask_outputs=3, transformer_dim=256, iou_head_depth=3, iou_head_hidden_dim=256,
-            transformer=sam.TwoWayTransformer(depth=2, embedding_dim=256, mlp_dim=2048, num_heads=8))
+            transformer=sam.TwoWayTransformer(depth=2, embedding_dim=256, mlp_dim=2048,
+                                              num_heads=8))
 
     def decode(self, embedding: torch.Tensor, boxes: torch.Tensor, dense_pe: torch.Tensor):
         """One image embedding (1, 256, 64, 64), boxes (N, 4) in the 256 frame ->

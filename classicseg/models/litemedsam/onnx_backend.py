@@ -52,7 +52,8 @@ class _Decoder(nn.Module):
         return self.net.decode(embedding, box, self.dense_pe)
 
 
-def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str]) -> None:
+def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str],
+            outputs: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=path.parent)
     os.close(fd)
@@ -85,8 +86,10 @@ def export_onnx(net, sha256: str, *, force: bool = False) -> tuple[Path, Path]:
     if force or not enc_path.is_file() or not dec_path.is_file():
         cpu = copy.deepcopy(net).to("cpu").eval()
         fuse_conv_bn(cpu.image_encoder)  # no-op when already fused
-        _export(cpu.image_encoder, (torch.zeros(1, 3, 256, 256),), enc_path, ["image"], ["embedding"])
-        _export(_Decoder(cpu), (torch.zeros(1, 256, 64, 64), torch.tensor([[10.0, 10.0, 100.0, 100.0]])),
+        _export(cpu.image_encoder, (torch.zeros(1, 3, 256, 256),), enc_path, ["image"],
+                ["embedding"])
+        _export(_Decoder(cpu),
+                (torch.zeros(1, 256, 64, 64), torch.tensor([[10.0, 10.0, 100.0, 100.0]])),
                 dec_path, ["embedding", "box"], ["logits", "iou"])
     return enc_path, dec_path
 
@@ -100,7 +103,8 @@ class OnnxRunner:
         try:
             import onnxruntime  # noqa: F401
         except ImportError as exc:
-            raise ImportError("backend='onnx' needs onnxruntime: pip install 'classicseg[onnx]'") from exc
+            raise ImportError("backend='onnx' needs onnxruntime: "
+                              "pip install 'classicseg[onnx]'") from exc
         self._net, self._sha256 = net, sha256
         self.paths = export_onnx(net, sha256)
         self._threads = None

@@ -249,7 +249,8 @@ class TinyViT(nn.Module):
             out_dim = None if last else embed_dims[i + 1]
             stride = 1 if last else strides[i]
             if i == 0:
-                layer = ConvLayer(dim, (side, side), depths[0], out_dim, stride, mbconv_expand_ratio)
+                layer = ConvLayer(dim, (side, side), depths[0], out_dim, stride,
+                                  mbconv_expand_ratio)
             else:
                 layer = BasicLayer(dim, (side, side), depths[i], num_heads[i], window_sizes[i],
                                    out_dim, stride, mlp_ratio)

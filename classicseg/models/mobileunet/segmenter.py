@@ -92,7 +92,8 @@ class MobileUNetSegmenter:
         if image.ndim == 2:  # grayscale: the network takes three channels
             image = np.repeat(image[:, :, None], 3, axis=2)
         res, t_case = start_result(image.shape[:2], boxes, "MobileUNet")
-        reason = f"{self.card.get('modality', 'trained')} specialist (MobileUNet, width {self.model.width:g})"
+        reason = (f"{self.card.get('modality', 'trained')} specialist "
+                  f"(MobileUNet, width {self.model.width:g})")
         for start in range(0, len(boxes), int(batch_size)):
             idx = range(start, min(start + int(batch_size), len(boxes)))
             t0 = time.perf_counter()
