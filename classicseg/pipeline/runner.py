@@ -43,8 +43,9 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
-import tempfile
+import re
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ from .core import Pipeline
 from .task import CaseLog, case_stem
 
 __all__ = ["run_directory", "RunOptions", "RunSummary", "read_run_log", "dask_client", "LOG_NAME",
-           "SchedulerError"]
+           "SchedulerError", "check_scheduler_address"]
 
 LOG_NAME = "run_log.jsonl"
 
@@ -117,6 +118,8 @@ class RunOptions:
         if self.cold and self.distributed:
             raise ValueError("cold=True times one process per case serially; "
                              "it cannot be combined with workers/scheduler")
+        if self.scheduler is not None:
+            check_scheduler_address(self.scheduler)
         if self.names is not None and not isinstance(self.names, tuple):
             names = (self.names,) if isinstance(self.names, str) else tuple(self.names)
             object.__setattr__(self, "names", names)  # frozen: hashable, not shared
@@ -152,7 +155,41 @@ def options_from_legacy(options: RunOptions | None, legacy: dict, *, caller: str
 
 
 class SchedulerError(ConnectionError):
-    """The Dask scheduler named by ``scheduler=`` (``--scheduler``) is malformed or unreachable."""
+    """The Dask scheduler at ``address`` cannot be reached: ``"scheduler <address>: <problem>"``."""
+
+    def __init__(self, address: str, problem: str):
+        self.address, self.problem = str(address), problem
+        super().__init__(f"scheduler {self.address}: {problem}")
+
+
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+# [scheme://]host:port, host a name, an IPv4 address or a bracketed IPv6 address
+_ADDRESS = re.compile(r"(?:(?P<scheme>[a-z]+)://)?(?P<host>[\w.-]+|\[[0-9a-fA-F:.]+\]):(?P<port>\d{1,5})/?")
+
+
+def check_scheduler_address(address: str) -> str:
+    """``address`` if it has the form of a Dask scheduler address (``tcp://host:8786``,
+    ``host:8786``), else ValueError saying what is wrong -- before any connection is tried.
+
+    Examples
+    --------
+    >>> check_scheduler_address("tcp://10.0.0.5:8786")
+    'tcp://10.0.0.5:8786'
+    >>> check_scheduler_address("http://head:8786")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: scheduler 'http://head:8786': unknown scheme 'http'; use one of ...
+    """
+    m = _ADDRESS.fullmatch(str(address).strip())
+    if m is None:
+        raise ValueError(f"scheduler {address!r}: not a Dask scheduler address; expected "
+                         "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
+    if m["scheme"] is not None and m["scheme"] not in _SCHEMES:
+        raise ValueError(f"scheduler {address!r}: unknown scheme {m['scheme']!r}; use one of "
+                         f"{', '.join(s + '://' for s in _SCHEMES)}")
+    if not 0 < int(m["port"]) < 65536:
+        raise ValueError(f"scheduler {address!r}: port {m['port']} is outside 1..65535")
+    return str(address).strip()
 
 
 @dataclass
@@ -326,9 +363,10 @@ def _prepare_output(out_dir: Path) -> Path:
         raise type(e)(e.errno, f"the output folder is not writable ({e.strerror}); nothing was run",
                       str(out_dir)) from None
     log = out_dir / LOG_NAME
-    try:
-        with open(log, "a", encoding="utf-8"):
-            pass
+    try:  # an existing log must take appends (a new one can be made: the folder is writable)
+        if os.path.lexists(log):
+            with open(log, "a", encoding="utf-8"):
+                pass
     except OSError as e:
         raise type(e)(e.errno, f"cannot write the run log ({e.strerror}); nothing was run",
                       str(log)) from None
@@ -353,7 +391,11 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler), None
+        address = check_scheduler_address(scheduler)
+        try:  # the connect timeout is dask's (distributed.comm.timeouts.connect, 30 s)
+            return Client(address), None
+        except (OSError, ValueError, TimeoutError) as e:
+            raise SchedulerError(address, f"cannot connect ({e})") from None
     if not workers or int(workers) < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
     # Loopback only, no dashboard; the scheduler's small HTTP endpoint gets a free loopback

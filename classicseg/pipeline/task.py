@@ -61,7 +61,9 @@ class CaseLog:
         Case name (file stem) and file name.
     pipeline : str
         :attr:`Pipeline.name <classicseg.pipeline.core.Pipeline.name>`.
-    status : {"ok", "error"}
+    status : {"ok", "error", "skipped"}
+        ``"skipped"``: the input entry is no usable file (a broken link, a name clash); ``error``
+        says why.
     modality, method, reason : str or None
         The route of the case (:class:`~classicseg.pipeline.router.Route`).
     methods : dict
@@ -122,11 +124,13 @@ class CaseLog:
         return tuple(f.name for f in fields(cls))
 
     @classmethod
-    def failure(cls, in_path, pipeline: str, error: str, **columns) -> "CaseLog":
+    def failure(cls, in_path, pipeline: str, error: str, *, status: str = "error",
+                **columns) -> "CaseLog":
         """The row of a case whose run failed outside :func:`run_case` (a Dask worker died,
-        a cold-start process crashed); ``columns`` fill what is known."""
+        a cold-start process crashed; ``status="skipped"``: an input entry that is no usable
+        file); ``columns`` fill what is known."""
         in_path = Path(in_path)
-        return cls(name=case_stem(in_path), file=in_path.name, pipeline=pipeline, status="error",
+        return cls(name=case_stem(in_path), file=in_path.name, pipeline=pipeline, status=status,
                    error=error, finished_unix=time.time(), **columns)
 
     def as_dict(self) -> dict:
@@ -162,6 +166,14 @@ class CaseLog:
             return self._legacy(key)
         except KeyError:
             return default
+
+
+def _describe_error(e: Exception) -> str:
+    """``"Type: message"`` of a failure; an OSError as ``Type: <file>: <reason>`` (not errno
+    numbers and reprs)."""
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return f"{type(e).__name__}: {e.filename}: {e.strerror}"
+    return f"{type(e).__name__}: {e}"
 
 
 def _summarize_boxes(res) -> tuple[dict, list[str]]:
@@ -220,7 +232,7 @@ def run_case(pipeline, in_path, out_path, *, overwrite: bool = False,
     except KeyboardInterrupt:
         raise
     except Exception as e:  # one bad case must never stop the run
-        log.error = f"{type(e).__name__}: {e}"
+        log.error = _describe_error(e)
         frame = traceback.extract_tb(e.__traceback__)[-1]  # where it broke, for the bug report
         log.where = f"{frame.filename}:{frame.lineno} in {frame.name}"
     log.models_loaded = model_load_count()

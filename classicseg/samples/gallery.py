@@ -19,7 +19,10 @@ def draw_case(ax, case, *, title: str | None = None, box_color="yellow", gt_colo
     from matplotlib.patches import Rectangle
 
     if case.is_3d:
-        z = int((case.boxes[0, 2] + case.boxes[0, 5]) // 2) if case.n_boxes else case.image.shape[0] // 2
+        if case.n_boxes:
+            z = int((case.boxes[0, 2] + case.boxes[0, 5]) // 2)
+        else:
+            z = case.image.shape[0] // 2
         img = case.image[z]
         gts = case.gts[z] if case.gts is not None else None
         boxes = [b[[0, 1, 3, 4]] for b in case.boxes if b[2] <= z <= b[5]]
@@ -34,10 +37,12 @@ def draw_case(ax, case, *, title: str | None = None, box_color="yellow", gt_colo
         edges[:-1] |= gts[:-1] != gts[1:]
         edges[:, :-1] |= gts[:, :-1] != gts[:, 1:]
         edges &= gts > 0
-        ax.imshow(np.ma.masked_where(~edges, edges), cmap="summer", alpha=0.6, interpolation="nearest")
+        ax.imshow(np.ma.masked_where(~edges, edges), cmap="summer", alpha=0.6,
+                  interpolation="nearest")
     lw = 1.0 if len(boxes) < 10 else 0.5
     for x0, y0, x1, y1 in boxes:
-        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False, ec=box_color, lw=lw))
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1,
+                               fill=False, ec=box_color, lw=lw))
     if title is None:
         origin = "synthetic" if case.synthetic else "real"
         if case.gts is None:
@@ -47,7 +52,8 @@ def draw_case(ax, case, *, title: str | None = None, box_color="yellow", gt_colo
     ax.set_axis_off()
 
 
-def gallery_figure(names=None, *, hard: bool = False, columns: int = 6, panel_size: float = 2.6, skip_missing=True):
+def gallery_figure(names=None, *, hard: bool = False, columns: int = 6, panel_size: float = 2.6,
+                   skip_missing=True):
     """One figure with every sample (or ``names``): image, boxes (yellow), ground truth (green).
 
     Parameters
@@ -84,7 +90,7 @@ def gallery_figure(names=None, *, hard: bool = False, columns: int = 6, panel_si
         ax.set_axis_off()
     for ax, case in zip(axes.ravel(), cases):
         draw_case(ax, case)
-    fig.suptitle("classicseg samples: boxes (yellow), ground truth (green); synthetic = generated phantom",
-                 fontsize=10)
+    fig.suptitle("classicseg samples: boxes (yellow), ground truth (green); "
+                 "synthetic = generated phantom", fontsize=10)
     fig.tight_layout()
     return fig

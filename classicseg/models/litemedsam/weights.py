@@ -74,7 +74,8 @@ def litemedsam_weights_path(weights: str | os.PathLike | None = None) -> Path:
     else:
         origin, path = f"the installed {_DIST} package", _installed_asset()
         if path is None:
-            raise WeightsError(f"LiteMedSAM weights not found: {_DIST} is not installed. {_HOW_TO_GET}")
+            raise WeightsError(
+                f"LiteMedSAM weights not found: {_DIST} is not installed. {_HOW_TO_GET}")
     if not path.is_file():
         raise WeightsError(f"LiteMedSAM weights not found at {path} (from {origin}). {_HOW_TO_GET}")
     return path

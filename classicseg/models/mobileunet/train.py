@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from ...boxes import box_slices
-from ...io import ChallengeFileError, Case, atomic_write, parse_modality
+from ...io import Case, ChallengeFileError, atomic_write, parse_modality
 from ..checksum import sha256_file
 from ..device import choose_device
 from ..preprocess import longest_side_size, pad_to_square, preprocess_for_256
@@ -52,7 +52,8 @@ __all__ = ["TrainConfig", "BoxCropSampler", "dice_bce_loss", "train", "evaluate"
            "load_training_cases", "save_checkpoint", "NOT_CLINICAL"]
 
 NOT_CLINICAL = ("Trained on synthetic phantoms only: these weights demonstrate the method and "
-                "the training command; they are NOT clinical models and say nothing about real images.")
+                "the training command; they are NOT clinical models and say nothing about "
+                "real images.")
 
 
 @dataclass
@@ -86,7 +87,8 @@ class TrainConfig:
             raise ValueError(f"box_jitter must be >= 0, got {self.box_jitter}")
 
     def architecture(self) -> dict:
-        return {"width": float(self.width), "out_channels": 1, "reference_layout": bool(self.reference_layout)}
+        return {"width": float(self.width), "out_channels": 1,
+                "reference_layout": bool(self.reference_layout)}
 
 
 # --------------------------------------------------------------------------- data
@@ -96,7 +98,8 @@ def _read_npz(path: Path) -> dict:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except Exception as e:  # noqa: BLE001 -- any failure to read is reported with the file name
-        raise ChallengeFileError(path, f"not a readable .npz without pickles ({type(e).__name__}: {e})") from None
+        raise ChallengeFileError(
+            path, f"not a readable .npz without pickles ({type(e).__name__}: {e})") from None
 
 
 def _label_boxes(gts: np.ndarray) -> np.ndarray:
@@ -129,7 +132,8 @@ def _cases_from_directory(directory: Path, modality: str | None) -> list[Case]:
             warnings.warn(f"{p}: no ground truth ('gts'); skipped for training", stacklevel=3)
             continue
         if data["imgs"].ndim != 3 or data["imgs"].shape[-1] != 3:
-            warnings.warn(f"{p}: not a 2D (H, W, 3) image; MobileUNet trains on 2D cases, skipped", stacklevel=3)
+            warnings.warn(f"{p}: not a 2D (H, W, 3) image; MobileUNet trains on 2D cases, "
+                          "skipped", stacklevel=3)
             continue
         gts = np.asarray(gts)
         if not np.issubdtype(gts.dtype, np.integer):
@@ -164,7 +168,8 @@ def load_training_cases(source, *, modality: str | None = None, n: int = 16, see
         from ... import samples
         names = [info.name for info in samples.list()]
         if str(source) not in names:
-            raise ValueError(f"--data {source!r}: neither a directory nor a sample name; samples: {names}")
+            raise ValueError(f"--data {source!r}: neither a directory nor a sample name; "
+                             f"samples: {names}")
         if n < 1:
             raise ValueError(f"number of phantoms must be >= 1, got {n}")
         seeds = list(range(int(seed_start), int(seed_start) + int(n)))
@@ -195,13 +200,14 @@ class BoxCropSampler:
             if pairs:
                 self.items.append((c.image, c.gts, pairs))
         if not self.items:
-            raise ValueError("no case has a box whose label (box index + 1) appears in its ground truth")
+            raise ValueError(
+                "no case has a box whose label (box index + 1) appears in its ground truth")
 
     def __len__(self) -> int:
         return len(self.items)
 
     def sample(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(3, S, S) float32 input and (1, S, S) float32 target for a random box of image ``index``."""
+        """(3, S, S) float32 input and (1, S, S) float32 target, random box of image ``index``."""
         image, gts, pairs = self.items[index]
         box, label = pairs[int(rng.integers(len(pairs)))]
         box = np.array(box, dtype=np.int64)
@@ -214,7 +220,8 @@ class BoxCropSampler:
         y = (gts[where] == label).astype(np.uint8)
         assert longest_side_size(y.shape, self.size) == tuple(newhw)
         import cv2  # nearest keeps the target binary
-        y = pad_to_square(cv2.resize(y, (newhw[1], newhw[0]), interpolation=cv2.INTER_NEAREST), self.size)
+        y = cv2.resize(y, (newhw[1], newhw[0]), interpolation=cv2.INTER_NEAREST)
+        y = pad_to_square(y, self.size)
         x, y = x.transpose(2, 0, 1), y[None].astype(np.float32)
         if self.flip:  # the authors' code (not the paper) flips at random
             for axis in (-1, -2):
@@ -227,7 +234,8 @@ class BoxCropSampler:
         return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
 
-def dice_bce_loss(logits: torch.Tensor, target: torch.Tensor, *, smooth: float = 1e-5) -> torch.Tensor:
+def dice_bce_loss(logits: torch.Tensor, target: torch.Tensor, *,
+                  smooth: float = 1e-5) -> torch.Tensor:
     """Soft Dice loss + binary cross-entropy (1 : 1), as the authors' training script.
 
     Dice per sample with a squared denominator (MONAI ``DiceLoss(sigmoid=True,
@@ -283,6 +291,27 @@ class _State:
     epoch: int = 0
     seconds: float = 0.0
     history: list = field(default_factory=list)
+
+
+def _train_epoch(model, sampler, optimizer, rng, *, batch_size: int, device, bar=None,
+                 epoch: int = 1) -> float:
+    """One pass over the images in random order, in batches; returns the mean step loss."""
+    n = len(sampler)
+    order = rng.permutation(n)
+    losses = []
+    for s in range(-(-n // batch_size)):
+        x, y = sampler.batch(order[s * batch_size:(s + 1) * batch_size], rng)
+        x, y = x.to(device), y.to(device)
+        loss = dice_bce_loss(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.4f}",
+                            lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+    return float(np.mean(losses))
 
 
 def train(cases, config: TrainConfig, *, out, data: dict | None = None, val_cases=None,
@@ -344,16 +373,18 @@ def train(cases, config: TrainConfig, *, out, data: dict | None = None, val_case
         rs = torch.load(rs_path, map_location="cpu", weights_only=True)
         if rs.get("weights_sha256") != card["sha256"]:
             raise ValueError(f"{rs_path} belongs to a different checkpoint than {out}")
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8,
-                                      weight_decay=config.weight_decay)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.999),
+                                      eps=1e-8, weight_decay=config.weight_decay)
         optimizer.load_state_dict(rs["optimizer"])
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience)
         scheduler.load_state_dict(rs["scheduler"])
         rng.bit_generator.state = rs["rng"]
         if data is not None and card.get("data") != data:
-            warnings.warn(f"{out}: resuming on different data than the checkpoint was trained on", stacklevel=2)
-        st = _State(epoch=int(rs["epoch"]), seconds=float(rs["seconds"]), history=list(rs["history"]))
+            warnings.warn(f"{out}: resuming on different data than the checkpoint was trained on",
+                          stacklevel=2)
+        st = _State(epoch=int(rs["epoch"]), seconds=float(rs["seconds"]),
+                    history=list(rs["history"]))
     model.to(device).train()
     _optimizer_to(optimizer, device)
 
@@ -369,12 +400,14 @@ def train(cases, config: TrainConfig, *, out, data: dict | None = None, val_case
         c = {
             "model": "MobileUNet", "modality": config.modality, "config": model.config(),
             "parameters": count_parameters(model), "seed": config.seed,
-            "training": {**asdict(config), "epochs_done": st.epoch, "wall_seconds": round(st.seconds, 1),
+            "training": {**asdict(config), "epochs_done": st.epoch,
+                         "wall_seconds": round(st.seconds, 1),
                          "optimizer": "AdamW(betas=(0.9, 0.999), eps=1e-8)",
                          "loss": "soft Dice (squared) + BCE, 1:1",
                          "scheduler": f"ReduceLROnPlateau(factor={config.plateau_factor}, "
                                       f"patience={config.plateau_patience}) on the mean epoch loss",
-                         "sampling": "one random box crop per image per epoch, resized/padded to 256",
+                         "sampling": "one random box crop per image per epoch, "
+                                     "resized/padded to 256",
                          "final_lr": optimizer.param_groups[0]["lr"],
                          "torch": torch.__version__, "threads": torch.get_num_threads(),
                          "device": str(device)},
@@ -408,21 +441,8 @@ def train(cases, config: TrainConfig, *, out, data: dict | None = None, val_case
     try:
         while st.epoch < config.epochs:
             t0 = time.perf_counter()
-            order = rng.permutation(n)
-            losses = []
-            for s in range(steps):
-                x, y = sampler.batch(order[s * config.batch_size:(s + 1) * config.batch_size], rng)
-                x, y = x.to(device), y.to(device)
-                loss = dice_bce_loss(model(x), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses.append(float(loss.detach()))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(epoch=st.epoch + 1, loss=f"{losses[-1]:.4f}",
-                                    lr=f"{optimizer.param_groups[0]['lr']:.2e}")
-            epoch_loss = float(np.mean(losses))
+            epoch_loss = _train_epoch(model, sampler, optimizer, rng, batch_size=config.batch_size,
+                                      device=device, bar=bar, epoch=st.epoch + 1)
             scheduler.step(epoch_loss)
             st.epoch += 1
             st.history.append(epoch_loss)
