@@ -3,6 +3,7 @@ round trips are lossless, writes are atomic and never overwrite by accident."""
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -102,7 +103,8 @@ def test_one_flat_box_reads_as_one_row(tmp_path):
 def test_extra_keys_can_be_allowed_and_known_metadata_is_ignored(tmp_path):
     p = _npz(tmp_path, "2DBox_US_0001.npz", imgs=IMG2D, boxes=BOX2D, foo=np.zeros(1))
     assert io.load_case(p, allow_extra_keys=True).n_boxes == 1
-    p = _npz(tmp_path, "2DBox_US_0002.npz", imgs=IMG2D, boxes=BOX2D, text_prompts=np.array(["liver"]))
+    p = _npz(tmp_path, "2DBox_US_0002.npz", imgs=IMG2D, boxes=BOX2D,
+             text_prompts=np.array(["liver"]))
     assert io.load_case(p).n_boxes == 1
 
 
@@ -124,7 +126,8 @@ def test_pickled_object_array_is_refused(tmp_path):
 
 def test_truncated_and_empty_files(tmp_path):
     p = tmp_path / "2DBox_US_0001.npz"
-    io.atomic_savez(p, imgs=(np.arange(20 * 30 * 3) % 251).astype(np.uint8).reshape(IMG2D.shape), boxes=BOX2D)
+    io.atomic_savez(p, imgs=(np.arange(20 * 30 * 3) % 251).astype(np.uint8).reshape(IMG2D.shape),
+                    boxes=BOX2D)
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
     _raises(p, r"corrupt or truncated \.npz: BadZipFile")
@@ -169,7 +172,8 @@ def test_separate_gt_file_errors_name_the_gt_file(tmp_path):
     _raises(gt2, r"missing key\(s\) \['gts'\]", fn=io.load_ground_truth)
     gt3 = _npz(tmp_path, "gt3.npz", gts=np.zeros(5, np.uint8))
     _raises(gt3, r"'gts' must be 2D or 3D", fn=io.load_ground_truth)
-    gt4 = _npz(tmp_path, "gt4.npz", gts=np.zeros((3, 4, 4), np.uint8), spacing=np.array([1.0, 0.0, 1.0]))
+    gt4 = _npz(tmp_path, "gt4.npz", gts=np.zeros((3, 4, 4), np.uint8),
+               spacing=np.array([1.0, 0.0, 1.0]))
     _raises(gt4, r"spacing must be 3 positive finite", fn=io.load_ground_truth)
 
 
@@ -185,7 +189,8 @@ def test_prediction_errors(tmp_path):
 
 def test_unknown_modality_warns_and_can_be_overridden(tmp_path):
     p = _npz(tmp_path, "2DBox_Banana_0001.npz", imgs=IMG2D, boxes=BOX2D)
-    with pytest.warns(UnknownModalityWarning, match="2DBox_Banana_0001.npz: cannot parse the modality"):
+    with pytest.warns(UnknownModalityWarning,
+                      match="2DBox_Banana_0001.npz: cannot parse the modality"):
         case = io.load_case(p)
     assert case.modality is None
     with warnings.catch_warnings():
@@ -308,8 +313,8 @@ def test_iter_cases_order_and_error_policy(tmp_path):
 def test_iter_cases_pairs_ground_truth(tmp_path):
     gts = np.zeros((20, 30), np.uint8)
     gts[3:13, 2:11] = 1
-    io.save_case(io.Case("2DBox_US_0001", IMG2D, BOX2D, gts=gts), tmp_path / "imgs" / "2DBox_US_0001.npz",
-                 tmp_path / "gts" / "2DBox_US_0001.npz")
+    io.save_case(io.Case("2DBox_US_0001", IMG2D, BOX2D, gts=gts),
+                 tmp_path / "imgs" / "2DBox_US_0001.npz", tmp_path / "gts" / "2DBox_US_0001.npz")
     io.save_case(io.Case("2DBox_US_0002", IMG2D, BOX2D), tmp_path / "imgs" / "2DBox_US_0002.npz")
     cases = list(io.iter_cases(tmp_path / "imgs", tmp_path / "gts"))
     np.testing.assert_array_equal(cases[0].gts, gts)
@@ -318,5 +323,59 @@ def test_iter_cases_pairs_ground_truth(tmp_path):
 
 def test_import_classicseg_does_not_import_torch():
     code = "import sys, classicseg; print('torch' in sys.modules, 'torchvision' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_scan_case_files_reports_every_entry_it_skips(tmp_path):
+    for n in ("2DBox_US_0001", "2DBox_US_0002"):
+        io.save_case(io.Case(n, IMG2D, BOX2D), tmp_path / f"{n}.npz")
+    (tmp_path / "2DBox_US_0002.npz").rename(tmp_path / "2DBox_US_0002.NPZ")
+    io.save_case(io.Case("2DBox_US_0002", IMG2D, BOX2D), tmp_path / "2DBox_US_0002.npz")
+    (tmp_path / "2DBox_US_gone.npz").symlink_to(tmp_path / "nowhere.npz")
+    (tmp_path / "2DBox_US_loop.npz").symlink_to(tmp_path / "2DBox_US_loop.npz")
+    (tmp_path / "2DBox_US_dir.npz").mkdir()
+    os.mkfifo(tmp_path / "2DBox_US_pipe.npz")  # must be skipped without being opened
+    (tmp_path / "notes.txt").write_text("not a case, not reported")
+    files, skipped = io.scan_case_files(tmp_path)
+    assert [p.name for p in files] == ["2DBox_US_0001.npz", "2DBox_US_0002.NPZ"]
+    reasons = {s.path.name: s.reason for s in skipped}
+    assert reasons == {
+        "2DBox_US_0002.npz": "same case name '2DBox_US_0002' as 2DBox_US_0002.NPZ (the names "
+                             "differ only in letter case)",
+        "2DBox_US_gone.npz": "broken symbolic link (its target is missing)",
+        "2DBox_US_loop.npz": "symbolic link loop",
+        "2DBox_US_dir.npz": "is a directory, not a file",
+        "2DBox_US_pipe.npz": "is not a regular file (a pipe, socket or device)",
+    }
+    assert io.list_case_files(tmp_path) == files
+    with pytest.warns(UserWarning) as caught:
+        assert [c.name for c in io.iter_cases(tmp_path, errors="warn")] == [
+            "2DBox_US_0001", "2DBox_US_0002"]
+    assert sorted(str(w.message) for w in caught) == sorted(f"skipped {s}" for s in skipped)
+    with pytest.raises(ChallengeFileError, match="same case name"):
+        list(io.iter_cases(tmp_path))
+    with pytest.raises(NotADirectoryError):
+        io.scan_case_files(tmp_path / "2DBox_US_0001.npz")
+
+
+def test_more_boxes_than_uint16_labels_are_refused_up_front(tmp_path):
+    from classicseg.validation import MAX_BOXES
+
+    boxes = np.tile(BOX2D, (MAX_BOXES, 1))
+    assert io.Case("2DBox_US_0001", IMG2D, boxes).n_boxes == MAX_BOXES  # the most that fit
+    path = tmp_path / "2DBox_US_0001.npz"
+    io.atomic_savez(path, imgs=IMG2D, boxes=np.tile(BOX2D, (MAX_BOXES + 1, 1)))
+    with pytest.raises(ChallengeFileError, match=r"2DBox_US_0001\.npz: boxes holds 65,536 boxes, "
+                                                 r"more than the 65,535 a uint16 label map"):
+        io.load_case(path)
+
+
+def test_unknown_keys_message_has_no_api_hint(tmp_path):
+    path = tmp_path / "2DBox_US_0001.npz"
+    io.atomic_savez(path, imgs=IMG2D, boxes=BOX2D, extra=np.zeros(2))
+    with pytest.raises(ChallengeFileError, match=r"unexpected key\(s\) \['extra'\]") as e:
+        io.load_case(path)
+    assert "allow_extra_keys" not in str(e.value)
+    assert io.load_case(path, allow_extra_keys=True).n_boxes == 1

@@ -8,20 +8,25 @@ Each sub-command lives in a module of this package exposing ``configure(parser)`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
 import traceback
+import warnings
 
 # name -> (module, one-line help)
 COMMANDS = {
     "run": ("classicseg.cli.run",
-            "predict a directory of challenge files with the paper's pipeline (or --mode baseline)"),
+            "predict a directory of challenge files with the paper's pipeline (or --mode "
+            "baseline)"),
     "compare": ("classicseg.cli.compare",
                 "baseline vs the paper's pipeline on a directory: Tables 11/12, CSV, figures"),
-    "evaluate": ("classicseg.cli.evaluate", "score a directory of predictions against ground truth (DSC, NSD)"),
+    "evaluate": ("classicseg.cli.evaluate", "score a directory of predictions against ground truth "
+    "(DSC, NSD)"),
     "samples": ("classicseg.cli.samples",
-                "list, write (challenge .npz) or draw the built-in real and synthetic sample cases"),
+                "list, write (challenge .npz) or draw the built-in real and synthetic sample "
+                "cases"),
     "train": ("classicseg.cli.train", "train a model (MobileUNet specialist) on box crops"),
 }
 
@@ -31,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="classicseg",
-        description="Classical interactive segmentation next to LiteMedSAM on challenge .npz files.",
+        description="Classical interactive segmentation next to LiteMedSAM on challenge .npz "
+                    "files.",
     )
     parser.add_argument("--version", action="version", version=f"classicseg {__version__}")
     parser.add_argument("--debug", action="store_true",
@@ -60,7 +66,8 @@ class CommandError(Exception):
 
 
 def _debug_requested(args) -> bool:
-    return bool(getattr(args, "debug", False)) or os.environ.get("CLASSICSEG_DEBUG", "") not in ("", "0")
+    env = os.environ.get("CLASSICSEG_DEBUG", "")
+    return bool(getattr(args, "debug", False)) or env not in ("", "0")
 
 
 def _describe(exc: BaseException) -> tuple[str, int]:
@@ -87,6 +94,21 @@ def _quiet_broken_pipe() -> int:
     return 141  # 128 + SIGPIPE, what a Unix tool killed by the closed pipe reports
 
 
+@contextlib.contextmanager
+def _reported_warnings(command: str):
+    """Print a warning that reaches the top as ``classicseg <command>: warning: <message>``:
+    the commands report their per-case warnings themselves (case name first), and anything
+    else must not appear as Python's raw ``file:line: UserWarning`` with a source line."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"classicseg {command}: warning: {message}", file=file or sys.stderr)
+
+    previous, warnings.showwarning = warnings.showwarning, show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
 def main(argv=None) -> int:
     """Run the ``classicseg`` command; returns the exit status (never raises, never a traceback
     unless ``--debug`` or ``CLASSICSEG_DEBUG=1``)."""
@@ -95,6 +117,11 @@ def main(argv=None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    with _reported_warnings(args.command):
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         status = int(importlib.import_module(args._module).run(args) or 0)
         sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at exit

@@ -56,7 +56,9 @@ def input_dir(path, what: str) -> Path:
     """``path`` as a Path if it is a directory; else CommandError naming ``what`` and the path."""
     p = Path(path)
     if not p.exists():
-        raise CommandError(f"{what} {p}", "no such directory")
+        broken = p.is_symlink()  # exists() follows links: a dangling or looping one is "absent"
+        raise CommandError(f"{what} {p}", "a broken or looping symbolic link" if broken else
+                           "no such directory")
     if not p.is_dir():
         raise CommandError(f"{what} {p}", "not a directory")
     return p

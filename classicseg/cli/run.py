@@ -84,31 +84,42 @@ def add_pipeline_arguments(parser) -> None:
     g = parser.add_argument_group("pipeline")
     g.add_argument("--method", action="append", metavar="METHOD|MODALITY=METHOD",
                    type=_keyed(_method),
-                   help=f"force a method ({', '.join(_METHOD_CHOICES)}) for every case, or per modality "
-                        "(repeatable, e.g. --method OCT=mobileunet); default auto = the paper's router")
+                   help=f"force a method ({', '.join(_METHOD_CHOICES)}) for every case, or per "
+                        f"modality "
+                        "(repeatable, e.g. --method OCT=mobileunet); default auto = the paper's "
+                        "router")
     g.add_argument("--s", action="append", metavar="S|MODALITY=S", type=_keyed(positive_int),
-                   help="LiteMedSAM slice step on 3D cases (paper: CT=3, MR=3); one number for all or "
+                   help="LiteMedSAM slice step on 3D cases (paper: CT=3, MR=3); one number for all "
+                        "or "
                         "per modality, repeatable")
     # default None, not "auto": a --postprocess that was given can be told from the default
     g.add_argument("--postprocess", choices=("auto", "on", "off", "none", "box", "lcc", "full"),
-                   help="auto: the paper's choice per method (default); none / box (zero outside the box) / "
-                        "lcc (+ largest component) / full (+ fill holes) for every method; on = full, off = none")
-    g.add_argument("--modality", help="modality for files whose name does not tell it (overrides the name)")
+                   help="auto: the paper's choice per method (default); none / box (zero outside "
+                        "the box) / "
+                        "lcc (+ largest component) / full (+ fill holes) for every method; on = "
+                        "full, off = none")
+    g.add_argument("--modality",
+                   help="modality for files whose name does not tell it (overrides the name)")
     g.add_argument("--crop", action="store_true", help="LiteMedSAM crop-then-infer around each box")
     g.add_argument("--weights", help="LiteMedSAM checkpoint (default: the verified shipped one)")
-    g.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="LiteMedSAM backend")
+    g.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                   help="LiteMedSAM backend")
 
 
 def add_execution_arguments(parser) -> None:
     """Options that choose how cases are executed (shared by ``run`` and ``compare``)."""
     g = parser.add_argument_group("execution")
-    g.add_argument("--workers", type=positive_int, help="run cases in parallel on a local Dask cluster")
+    g.add_argument("--workers", type=positive_int,
+                   help="run cases in parallel on a local Dask cluster")
     g.add_argument("--scheduler", metavar="ADDRESS",
-                   help="existing Dask scheduler (tcp://host:8786); paths must be shared with the workers")
+                   help="existing Dask scheduler (tcp://host:8786); paths must be shared with the "
+                        "workers")
     g.add_argument("--threads", type=positive_int,
-                   help="threads per case for torch/OpenCV/BLAS (default: all cores, or cores // workers)")
+                   help="threads per case for torch/OpenCV/BLAS (default: all cores, or cores // "
+                        "workers)")
     g.add_argument("--cold", action="store_true",
-                   help="also time each case in a fresh process (imports + model loading, as the challenge does)")
+                   help="also time each case in a fresh process (imports + model loading, as the "
+                        "challenge does)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -174,19 +185,31 @@ def pipeline_from_args(args, *, mode: str | None = None):
     s = _key_values(args.s, "s", positive_int)
     pp = {None: None, "auto": None, "on": "full", "off": "none"}.get(args.postprocess,
                                                                      args.postprocess)
-    return Pipeline(mode="paper", method=method, s=s, postprocess=pp, modality=args.modality, crop=args.crop,
-                    models=models)
+    return Pipeline(mode="paper", method=method, s=s, postprocess=pp, modality=args.modality,
+                    crop=args.crop, models=models)
 
 
 def configure(parser) -> None:
-    parser.add_argument("in_dir", help="folder of challenge image files (2DBox_*.npz / 3DBox_*.npz)")
-    parser.add_argument("out_dir", help="folder for the predictions (<name>.npz, key 'segs') and run_log.jsonl")
+    parser.add_argument("in_dir",
+                        help="folder of challenge image files (2DBox_*.npz / 3DBox_*.npz)")
+    parser.add_argument("out_dir",
+                        help="folder for the predictions (<name>.npz, key 'segs') and "
+                             "run_log.jsonl")
     parser.add_argument("--mode", choices=("paper", "baseline"), default="paper",
-                        help="paper: the paper's router (default); baseline: LiteMedSAM everywhere, every "
+                        help="paper: the paper's router (default); baseline: LiteMedSAM "
+                             "everywhere, every "
                              "slice, no post-processing")
-    parser.add_argument("--overwrite", action="store_true", help="re-predict cases that already have a prediction")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="re-predict cases that already have a prediction")
     add_pipeline_arguments(parser)
     add_execution_arguments(parser)
+
+
+def _unprefixed(warning: str, row) -> str:
+    """A case's warning without the file path or case name it may start with (printed first)."""
+    for prefix in (f"{row.file}: ", f"{row.name}: "):
+        warning = warning.split(prefix, 1)[-1] if prefix in warning[:300] else warning
+    return warning
 
 
 def _baseline_conflicts(args) -> list[str]:
@@ -214,6 +237,9 @@ def run(args) -> int:
     summary = run_with_scheduler_errors(
         args, lambda: run_directory(in_dir, out_dir, pipeline, options=options))
     print(summary)
+    for row in summary.rows:  # the package's warnings, case name first (no raw Python warnings)
+        for w in row.warnings:
+            print(f"classicseg run: {row.name}: {_unprefixed(w, row)}", file=sys.stderr)
     log = out_dir / "run_log.jsonl"
     if log.is_file():
         print(f"run log: {log}")

@@ -12,29 +12,50 @@ A name may carry ``:hard`` (e.g. ``pet-lesions:hard``).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
+from . import CommandError
+from ._checks import non_negative_int, output_dir, output_file
+
 HELP = "list, write (challenge .npz) or draw the built-in real and synthetic sample cases"
+
+
+def _bounded(lo: int, hi: int):
+    """argparse type: an integer in lo..hi (a huge --dpi would try to allocate a huge canvas)."""
+    def integer(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            n = None
+        if n is None or not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"expected an integer from {lo} to {hi}, "
+                                             f"got {value!r}")
+        return n
+    return integer
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="samples_action", metavar="ACTION")
     p = sub.add_parser("list", help="print the sample registry")
     p.add_argument("--tsv", action="store_true", help="tab-separated output with every field")
-    p = sub.add_parser("write", help="write samples as challenge .npz files (imgs/, gts/, MANIFEST.tsv)")
+    p = sub.add_parser("write",
+                       help="write samples as challenge .npz files (imgs/, gts/, MANIFEST.tsv)")
     p.add_argument("directory", help="output folder (e.g. data_samples/)")
-    p.add_argument("--names", nargs="+", metavar="NAME", help="samples to write (NAME or NAME:hard); "
+    p.add_argument("--names", nargs="+", metavar="NAME",
+                   help="samples to write (NAME or NAME:hard); "
                    "default: the data_samples set")
     p.add_argument("--all", action="store_true", help="write every sample (normal variants)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic phantoms (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed of the synthetic phantoms (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p = sub.add_parser("gallery", help="save a figure of the samples with boxes and ground truth")
     p.add_argument("output", help="image file to write (e.g. gallery.png)")
     p.add_argument("--names", nargs="+", metavar="NAME", help="samples to show (default: all)")
     p.add_argument("--hard", action="store_true", help="show the hard variants of the phantoms")
-    p.add_argument("--columns", type=int, default=6)
-    p.add_argument("--dpi", type=int, default=110)
+    p.add_argument("--columns", type=_bounded(1, 50), default=6, help="panels per row (1-50)")
+    p.add_argument("--dpi", type=_bounded(10, 1200), default=110,
+                   help="resolution of a raster image (10-1200, default 110)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing image file")
     parser.set_defaults(_samples_parser=parser)
 
 
@@ -43,7 +64,8 @@ def _list(args) -> int:
 
     infos = samples.list()
     if args.tsv:
-        cols = ["name", "modality", "dims", "synthetic", "has_gt", "variant", "available", "licence", "source",
+        cols = ["name", "modality", "dims", "synthetic", "has_gt", "variant", "available",
+                "licence", "source",
                 "description", "teaches"]
         print("\t".join(cols))
         for s in infos:
@@ -56,7 +78,8 @@ def _list(args) -> int:
     for s in infos:
         origin = "synthetic" if s.synthetic else "real"
         flag = "" if s.available else f"   [not installed: {samples.INSTALL_HINT}]"
-        print(f"{s.name:28} {s.modality:11} {s.dims}D  {origin:9} {'yes' if s.has_gt else 'no':3} {s.variant}{flag}")
+        gt = "yes" if s.has_gt else "no"
+        print(f"{s.name:28} {s.modality:11} {s.dims}D  {origin:9} {gt:3} {s.variant}{flag}")
         print(f"{'':28} {s.description}")
         print(f"{'':28} source:  {s.source}")
         print(f"{'':28} licence: {s.licence}")
@@ -68,35 +91,44 @@ def _write(args) -> int:
     from classicseg import samples
 
     if args.all and args.names:
-        print("error: give either --names or --all", file=sys.stderr)
-        return 2
+        raise CommandError("--names", "give either --names or --all, not both")
     names = "all" if args.all else args.names
+    directory = output_dir(args.directory, "DIRECTORY")
     t = time.perf_counter()
     try:
-        paths = samples.write(args.directory, names, overwrite=args.overwrite, seed=args.seed)
+        paths = samples.write(directory, names, overwrite=args.overwrite, seed=args.seed)
     except FileExistsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except (ValueError, samples.SampleDataUnavailable) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        clashes = getattr(e, "clashes", None)
+        if not clashes:
+            raise
+        raise CommandError(f"DIRECTORY {directory}", f"{len(clashes)} sample file(s) exist there "
+                                                     f"(e.g. {clashes[0]}); add --overwrite to "
+                                                     "replace them") from None
     for p in paths:
         print(p)
-    print(f"wrote {len(paths)} cases to {args.directory} in {time.perf_counter() - t:.1f} s "
+    print(f"wrote {len(paths)} cases to {directory} in {time.perf_counter() - t:.1f} s "
           "(imgs/, gts/, MANIFEST.tsv)")
     return 0
+
+
+def _image_formats() -> set[str]:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return set(FigureCanvasBase.get_supported_filetypes())
 
 
 def _gallery(args) -> int:
     from classicseg import samples
 
-    try:
-        fig = samples.gallery_figure(args.names, hard=args.hard, columns=args.columns)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    fig.savefig(args.output, dpi=args.dpi)
-    print(args.output)
+    from ..io import atomic_write
+
+    # every check before the (slow) drawing; the folder must exist (a typo is not a new folder)
+    out = output_file(args.output, "OUTPUT", overwrite=args.overwrite, formats=_image_formats(),
+                      create_parent=False)
+    fig = samples.gallery_figure(args.names, hard=args.hard, columns=args.columns)
+    fmt = out.suffix[1:].lower()
+    atomic_write(out, lambda f: fig.savefig(f, format=fmt, dpi=args.dpi), overwrite=True)
+    print(out)
     return 0
 
 

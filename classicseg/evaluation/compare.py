@@ -32,13 +32,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import (ChallengeFileError, list_case_files, load_case, load_ground_truth, load_prediction,
-                  manifest_synthetic_flags)
+from ..io import (
+    ChallengeFileError,
+    list_case_files,
+    load_case,
+    load_ground_truth,
+    load_prediction,
+    manifest_synthetic_flags,
+    scan_case_files,
+)
 from ..pipeline.core import Pipeline
-from ..pipeline.runner import (RunOptions, dask_client, options_from_legacy, read_run_log,
-                               run_directory)
+from ..pipeline.runner import (
+    RunOptions,
+    dask_client,
+    options_from_legacy,
+    read_run_log,
+    run_directory,
+)
 from . import report
-from .evaluate import evaluate_directories, finite_mean, summarize
+from .evaluate import evaluate_directories, finite_mean, label_box_mismatch, summarize
 
 __all__ = ["compare_directories", "CompareResult", "resolve_dirs", "command_line"]
 
@@ -56,6 +68,15 @@ class CompareResult:
     figures: list[Path] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. a worst case that could not be drawn
+    #: input entries and ground-truth files that could not be used ("<file>: <reason>")
+    skipped: list[str] = field(default_factory=list)
+    #: per-case warnings, case name first ("<case>: <warning>"), each once
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """True when every case ran and was scored by every pipeline."""
+        return not self.errors and not self.skipped
 
     def text(self) -> str:
         """The tables as printed by ``classicseg compare`` (identical to report.md's)."""
@@ -63,6 +84,9 @@ class CompareResult:
         if self.errors:
             parts += ["", f"{len(self.errors)} case run(s) failed:"]
             parts += [f"  {e['pipeline']} {e['name']}: {e['error']}" for e in self.errors]
+        if self.skipped:
+            parts += ["", f"{len(self.skipped)} file(s) not used:"]
+            parts += [f"  {s}" for s in self.skipped]
         return "\n".join(parts)
 
     def __str__(self) -> str:
@@ -172,7 +196,8 @@ def worst_cases(result: "CompareResult", imgs: Path, gts: Path, *, n: int = 3,
     not be read (a corrupt case never stops the report)."""
     synthetic = synthetic or {}
     target = result.pipelines[1] if len(result.pipelines) > 1 else result.pipelines[0]
-    ranked = sorted((c for c in result.per_case if c["pipeline"] == target and not math.isnan(c["dsc"])),
+    ranked = sorted((c for c in result.per_case
+                     if c["pipeline"] == target and not math.isnan(c["dsc"])),
                     key=lambda c: c["dsc"])
     rows = {(r["pipeline"], r["name"]): r for r in result.per_case}
     out, notes = [], []
@@ -183,8 +208,10 @@ def worst_cases(result: "CompareResult", imgs: Path, gts: Path, *, n: int = 3,
             case = load_case(imgs / f"{c['name']}.npz", allow_extra_keys=True)
             gt_file = gts / f"{c['name']}.npz"
             gt = load_ground_truth(gt_file)[0] if gt_file.is_file() else case.gts
-            preds = {p: result.out_dir / "predictions" / p / f"{c['name']}.npz" for p in result.pipelines}
-            results = {p: load_prediction(f, shape=case.spatial_shape) for p, f in preds.items() if f.is_file()}
+            preds = {p: result.out_dir / "predictions" / p / f"{c['name']}.npz"
+                     for p in result.pipelines}
+            results = {p: load_prediction(f, shape=case.spatial_shape)
+                       for p, f in preds.items() if f.is_file()}
         except ChallengeFileError as e:
             notes.append(f"worst-case figure skipped: {e}")
             continue
@@ -192,8 +219,10 @@ def worst_cases(result: "CompareResult", imgs: Path, gts: Path, *, n: int = 3,
             continue
         out.append(WorstCase(
             c["name"], len(out) + 1, target, case.image, gt, case.boxes, results,
-            {p: {"dsc": rows[p, c["name"]]["dsc"], "nsd": rows[p, c["name"]]["nsd"]} for p in results},
-            {p: rows[p, c["name"]]["seconds"] for p in results if rows[p, c["name"]]["seconds"] is not None},
+            {p: {"dsc": rows[p, c["name"]]["dsc"], "nsd": rows[p, c["name"]]["nsd"]}
+             for p in results},
+            {p: rows[p, c["name"]]["seconds"] for p in results
+             if rows[p, c["name"]]["seconds"] is not None},
             bool(synthetic.get(c["name"], any(synthetic.values())))))
     return out, notes
 
@@ -284,7 +313,8 @@ def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | 
     """
     opts = options_from_legacy(options, legacy, caller="compare_directories")
     if figures and not callable(figures):  # 0.1 took figures=True; drawing now lives in viz
-        raise TypeError("figures must be a callable such as classicseg.viz.comparison_figures, or None")
+        raise TypeError("figures must be a callable such as classicseg.viz.comparison_figures, "
+                        "or None")
     if opts.names is not None:
         raise ValueError("compare_directories scores every case of in_dir; "
                          "options.names is not supported")
@@ -305,23 +335,28 @@ def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | 
 
     run = _run_on_cluster if opts.distributed else _run_interleaved
     errors = run(imgs, out, pipes, opts)
-    evaluations, per_case = {}, []
+    evaluations, per_case, logs = {}, [], {}
     for i, pipe in enumerate(pipes):
         pred_dir = out / "predictions" / pipe.name
         # baseline and paper: a failed case scores 0; a forced method skips what it cannot run
         missing = "zero" if i < 2 else "skip"
         evaluations[pipe.name] = evaluate_directories(pred_dir, gts, flavour=flavour,
                                                       missing=missing, progress=False)
-        per_case += _per_case(pipe.name, evaluations[pipe.name], _last_rows(pred_dir), synthetic)
+        logs[pipe.name] = _last_rows(pred_dir)
+        per_case += _per_case(pipe.name, evaluations[pipe.name], logs[pipe.name], synthetic)
 
     summary_rows = _summary(names, per_case, evaluations)
     tables = report.tables(names, summary_rows, per_case, flavour=flavour, cold=opts.cold)
     synthetic_any = any(v for v in synthetic.values())
     result = CompareResult(out, names, per_case, summary_rows, tables, errors=errors)
+    _collect_problems(result, imgs, evaluations, logs[paper.name])
     report.write_text(out / "summary.csv", report.csv_text(summary_rows, report.SUMMARY_FIELDS))
     report.write_text(out / "per_case.csv", report.csv_text(per_case, report.CASE_FIELDS))
     if figures and per_case:
-        cases, result.notes = worst_cases(result, imgs, gts, n=worst, synthetic=synthetic)
+        with warnings.catch_warnings():  # reloading a case repeats warnings already reported
+            warnings.simplefilter("ignore")
+            cases, notes = worst_cases(result, imgs, gts, n=worst, synthetic=synthetic)
+        result.notes += notes
         try:
             result.figures = list(figures(out / "figures", result, cases))
         except Exception as e:  # a figure is a nicety; the tables must always be written
@@ -331,6 +366,28 @@ def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | 
         result, imgs=imgs, gts=gts, flavour=flavour, synthetic=synthetic_any, command=command,
         execution=report.execution_text(opts)))
     return result
+
+
+def _collect_problems(result: CompareResult, imgs: Path, evaluations: dict, log: dict) -> None:
+    """Fill ``result.skipped`` (input entries not used, ground truth not readable) and
+    ``result.warnings`` (scoring warnings, ground truth that disagrees with the boxes), each
+    once, and note them in the report."""
+    skipped = [str(e) for e in scan_case_files(imgs)[1]]
+    warned: list[str] = []
+    for ev in evaluations.values():
+        skipped += [f"{s.path}: {s.reason}" for s in ev.skipped
+                    if s.reason.startswith("unreadable ground truth")]
+        warned += ev.warnings
+    for row in evaluations[result.pipelines[1] if len(result.pipelines) > 1 else
+                           result.pipelines[0]].rows:
+        lr = log.get(row.name)
+        problem = label_box_mismatch(row.n_labels, lr.n_boxes if lr is not None else None)
+        if problem:
+            warned.append(f"{row.name}: {problem}")
+    result.skipped = list(dict.fromkeys(skipped))
+    result.warnings = list(dict.fromkeys(warned))
+    result.notes += [f"not used: {s}" for s in result.skipped]
+    result.notes += [f"warning: {w}" for w in result.warnings]
 
 
 def command_line() -> str:

@@ -19,7 +19,8 @@ e.g. all-background ground truth -- are left out, as the official CSV leaves the
 
 Examples
 --------
->>> rows = [CaseRow("2DBox_US_1", "US", 0.9, 0.95, 1, 0.01), CaseRow("3DBox_CT_1", "CT", 0.8, 0.85, 2, 0.2)]
+>>> rows = [CaseRow("2DBox_US_1", "US", 0.9, 0.95, 1, 0.01),
+...         CaseRow("3DBox_CT_1", "CT", 0.8, 0.85, 2, 0.2)]
 >>> print(format_table(summarize(rows), flavour="challenge").splitlines()[3])
 CT              80.00    85.00      1
 """
@@ -28,17 +29,19 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..io import MODALITIES, ChallengeFileError, atomic_write, list_case_files, parse_modality
+from ..io import MODALITIES, ChallengeFileError, atomic_write, parse_modality, scan_case_files
 from .report import csv_text, format_percent
 
 __all__ = ["CaseRow", "SkippedFile", "EvaluationReport", "evaluate_directories", "summarize",
-           "format_table", "write_csv", "MISSING_POLICIES"]
+           "format_table", "write_csv", "MISSING_POLICIES", "label_box_mismatch"]
 
 _FLAVOUR_NOTES = {
-    "challenge": "official CVPR24 compute_metrics.py: 2D as one-slice slabs, 3D spacing in (x, y, z) order",
+    "challenge": "official CVPR24 compute_metrics.py: 2D as one-slice slabs, 3D spacing in "
+                 "(x, y, z) order",
     "correct": "2D contour NSD, 3D spacing reordered to (z, y, x)",
 }
 MISSING_POLICIES = ("zero", "skip")
@@ -59,7 +62,8 @@ class CaseRow:
 
 @dataclass
 class SkippedFile:
-    """A file that could not be used as intended, and why (``scored_as_zero``: counted as DSC/NSD 0)."""
+    """A file that could not be used as intended, and why (``scored_as_zero``: counted as
+    DSC/NSD 0)."""
 
     path: str
     reason: str
@@ -75,16 +79,44 @@ class EvaluationReport:
     flavour: str = "challenge"
     pred_dir: str = ""
     gt_dir: str = ""
+    #: warnings raised while scoring, case name first (``"<case>: <warning>"``), each once
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_scored(self) -> int:
         return sum(r.status == "ok" for r in self.rows)
+
+    @property
+    def complete(self) -> bool:
+        """True when every case was scored against a prediction that was there: no missing or
+        unreadable file (a prediction without ground truth is only ignored)."""
+        return all(r.status == "ok" for r in self.rows) and all(
+            s.reason.startswith(_IGNORED) for s in self.skipped)
 
     def summary(self) -> list[dict]:
         return summarize(self.rows)
 
     def table(self) -> str:
         return format_table(self.summary(), flavour=self.flavour, report=self)
+
+
+_IGNORED = "prediction without a ground-truth file"
+
+
+def label_box_mismatch(n_labels: int | None, n_boxes: int | None) -> str | None:
+    """The problem when ground truth numbers its objects differently from the boxes (label
+    ``i + 1`` belongs to box ``i``), else None -- such scores compare the wrong objects.
+
+    >>> label_box_mismatch(3, 2)
+    'the ground truth has labels 1..3 but the image has 2 box(es); label i + 1 is scored \
+against box i, so these scores may compare the wrong objects'
+    >>> label_box_mismatch(2, 2) is None, label_box_mismatch(2, None) is None
+    (True, True)
+    """
+    if n_labels is None or n_boxes is None or n_labels == n_boxes:
+        return None
+    return (f"the ground truth has labels 1..{n_labels} but the image has {n_boxes} box(es); "
+            "label i + 1 is scored against box i, so these scores may compare the wrong objects")
 
 
 def _case_name(path: Path) -> str:
@@ -118,22 +150,34 @@ def evaluate_directories(pred_dir, gt_dir, *, flavour: str = "challenge", missin
     if missing not in MISSING_POLICIES:
         raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
-    gt_files = list_case_files(gt_dir)
-    pred_files = list_case_files(pred_dir)
+    gt_files, gt_unusable = scan_case_files(gt_dir)
+    pred_files, pred_unusable = scan_case_files(pred_dir)
     report = EvaluationReport(rows=[], flavour=flavour, pred_dir=str(pred_dir), gt_dir=str(gt_dir))
+    for entry in gt_unusable:
+        report.skipped.append(SkippedFile(str(entry.path), f"unreadable ground truth, case not "
+                                                           f"scored: {entry.reason}"))
+    for entry in pred_unusable:  # its case, if any, is then scored as a missing prediction
+        report.skipped.append(SkippedFile(str(entry.path), f"not used: {entry.reason}"))
     gt_names = {p.name for p in gt_files}
     for p in pred_files:
         if p.name not in gt_names:
-            report.skipped.append(SkippedFile(str(p), "prediction without a ground-truth file; ignored"))
+            report.skipped.append(SkippedFile(str(p), f"{_IGNORED}; ignored"))
 
     bar = None
     if progress or (progress is None and len(gt_files) > 5):
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(gt_files), desc="evaluate", unit="case", disable=None if progress is None else False)
+        bar = tqdm(total=len(gt_files), desc="evaluate", unit="case",
+                   disable=None if progress is None else False)
     try:
         for gt_path in gt_files:
-            _evaluate_one(gt_path, pred_dir / gt_path.name, report, missing=missing)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                _evaluate_one(gt_path, pred_dir / gt_path.name, report, missing=missing)
+            for w in caught:  # reported by the package, case name first, not as raw warnings
+                text = f"{_case_name(gt_path)}: {w.message}"
+                if text not in report.warnings:
+                    report.warnings.append(text)
             if bar is not None:
                 bar.update()
     finally:
@@ -142,7 +186,8 @@ def evaluate_directories(pred_dir, gt_dir, *, flavour: str = "challenge", missin
     return report
 
 
-def _evaluate_one(gt_path: Path, pred_path: Path, report: EvaluationReport, *, missing: str) -> None:
+def _evaluate_one(gt_path: Path, pred_path: Path, report: EvaluationReport, *,
+                  missing: str) -> None:
     """Score one case into ``report`` (a row and/or a skipped entry)."""
     from ..io import load_ground_truth, load_prediction
     from ..metrics import score_case
@@ -152,7 +197,8 @@ def _evaluate_one(gt_path: Path, pred_path: Path, report: EvaluationReport, *, m
     try:
         gts, spacing = load_ground_truth(gt_path)
     except ChallengeFileError as e:
-        report.skipped.append(SkippedFile(str(gt_path), f"unreadable ground truth, case not scored: {e.problem}"))
+        report.skipped.append(SkippedFile(str(gt_path), f"unreadable ground truth, case not "
+                                                        f"scored: {e.problem}"))
         return
     problem = None
     if not pred_path.is_file():
@@ -174,11 +220,12 @@ def _evaluate_one(gt_path: Path, pred_path: Path, report: EvaluationReport, *, m
         return
     status, why = problem
     zero = missing == "zero"
-    report.skipped.append(SkippedFile(str(pred_path), f"{why}; " + ("scored DSC 0 / NSD 0" if zero else "case left out"),
-                                      zero))
+    what = "scored DSC 0 / NSD 0" if zero else "case left out"
+    report.skipped.append(SkippedFile(str(pred_path), f"{why}; {what}", zero))
     if zero:
         n_labels = int(gts.max()) if gts.size else 0
-        report.rows.append(CaseRow(name, parse_modality(name), 0.0, 0.0, n_labels, time.perf_counter() - t0, status))
+        report.rows.append(CaseRow(name, parse_modality(name), 0.0, 0.0, n_labels,
+                                   time.perf_counter() - t0, status))
 
 
 def finite_mean(values) -> float:
@@ -202,7 +249,8 @@ def summarize(rows) -> list[dict]:
     groups: dict[str, list] = {}
     for r in rows:
         groups.setdefault(r.modality or "unknown", []).append(r)
-    order = [m for m in MODALITIES if m in groups] + sorted(m for m in groups if m not in MODALITIES)
+    order = [m for m in MODALITIES if m in groups] + sorted(m for m in groups
+                                                            if m not in MODALITIES)
     table = [{"modality": m, "dsc": finite_mean(r.dsc for r in groups[m]),
               "nsd": finite_mean(r.nsd for r in groups[m]), "n": len(groups[m])} for m in order]
     if table:
@@ -211,7 +259,8 @@ def summarize(rows) -> list[dict]:
     return table
 
 
-def format_table(summary: list[dict], *, flavour: str, report: EvaluationReport | None = None) -> str:
+def format_table(summary: list[dict], *, flavour: str,
+                 report: EvaluationReport | None = None) -> str:
     """Text table like the paper's Table 11 (percent, 2 decimals); the header names the flavour."""
     lines = [f"DSC / NSD (%), metric flavour: {flavour} ({_FLAVOUR_NOTES.get(flavour, '?')})",
              f"{'Modality':<12} {'DSC':>8} {'NSD':>8} {'cases':>6}",
@@ -225,8 +274,9 @@ def format_table(summary: list[dict], *, flavour: str, report: EvaluationReport 
         lines.append("(no cases)")
     if report is not None:
         n_zero = sum(s.scored_as_zero for s in report.skipped)
+        zeros = f" ({n_zero} missing/unreadable predictions scored DSC 0 / NSD 0)" if n_zero else ""
         lines.append(f"{report.n_scored} cases scored; {len(report.skipped)} file(s) skipped"
-                     + (f" ({n_zero} missing/unreadable predictions scored DSC 0 / NSD 0)" if n_zero else ""))
+                     + zeros)
         lines.extend(f"  skipped {s.path}: {s.reason}" for s in report.skipped)
     return "\n".join(lines)
 

@@ -300,24 +300,29 @@ def run_directory(in_dir, out_dir, pipeline: Pipeline | None = None, *,
         wanted = set(opts.names)
         files = [p for p in files if case_stem(p) in wanted]
         excluded = [e for e in excluded if case_stem(e.path) in wanted]
-    log = _prepare_output(out_dir)
     summary = RunSummary(out_dir, excluded=excluded)
-    for entry in excluded:
-        _log_row(summary, log, CaseLog.failure(entry.path, pipeline.name, entry.reason,
-                                               status="skipped"))
     todo = []
     for p in files:
         if (out_dir / p.name).exists() and not opts.overwrite:
             summary.skipped.append(case_stem(p))
         else:
             todo.append((p, out_dir / p.name))
+    client = cluster = None
+    if todo and opts.distributed and opts.client is None:
+        # connect before anything is written: an unreachable scheduler leaves no trace
+        client, cluster = dask_client(opts.workers, opts.scheduler)
+        opts = opts.replace(client=client)
     t0 = time.perf_counter()
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(todo), desc=f"classicseg {pipeline.name}", unit="case",
-               disable=not opts.progress or None, file=sys.stderr)
-    rows = ()
+    rows, bar = (), None
     try:
+        log = _prepare_output(out_dir)
+        for entry in excluded:
+            _log_row(summary, log, CaseLog.failure(entry.path, pipeline.name, entry.reason,
+                                                   status="skipped"))
+        bar = tqdm(total=len(todo), desc=f"classicseg {pipeline.name}", unit="case",
+                   disable=not opts.progress or None, file=sys.stderr)
         if not todo:
             pass  # nothing to do: in particular, start no cluster
         elif opts.distributed:
@@ -335,9 +340,14 @@ def run_directory(in_dir, out_dir, pipeline: Pipeline | None = None, *,
             bar.set_postfix_str(f"{row.name} {row.status}{took}")
             bar.update(1)
     finally:
-        if hasattr(rows, "close"):  # shuts a Dask cluster down at once, also on Ctrl-C
+        if hasattr(rows, "close"):  # cancels the Dask futures at once, also on Ctrl-C
             rows.close()
-        bar.close()
+        if client is not None:  # ours: shut it down (a given client is left open)
+            client.close()
+        if cluster is not None:
+            cluster.close()
+        if bar is not None:
+            bar.close()
         summary.wall_seconds = time.perf_counter() - t0
     return summary
 
@@ -400,8 +410,9 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
         raise ValueError(f"workers must be >= 1, got {workers!r}")
     # Loopback only, no dashboard; the scheduler's small HTTP endpoint gets a free loopback
     # port (never 0.0.0.0, never a fixed port that a second run would collide with).
-    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None,
+                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
     return Client(cluster), cluster
 
 

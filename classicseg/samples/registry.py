@@ -19,13 +19,13 @@ import csv
 import hashlib
 import importlib
 import importlib.metadata
-import os
+import io as _stdio
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..io import MODALITIES, Case, atomic_savez
+from ..io import MODALITIES, Case, atomic_savez, atomic_write
 
 __all__ = ["SampleInfo", "list_samples", "get_info", "load", "write", "DEFAULT_SET",
            "MANIFEST_COLUMNS", "array_sha256", "file_name"]
@@ -329,8 +329,18 @@ def _parse_entry(entry: str) -> tuple[str, bool]:
 def _read_manifest(path: Path) -> dict[str, dict]:
     if not path.is_file():
         return {}
-    with open(path, newline="", encoding="utf-8") as f:
-        return {row["file"]: row for row in csv.DictReader(f, delimiter="\t")}
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+    except (UnicodeDecodeError, csv.Error) as e:
+        rows, problem = None, f"({e})"
+    else:
+        problem = "(no 'file' column)"
+    if rows is None or (rows and "file" not in rows[0]):
+        # its rows would be lost when the manifest is rewritten: say so instead
+        raise ValueError(f"{path}: not a MANIFEST.tsv written by classicseg {problem}; move it "
+                         "away first")
+    return {row["file"]: row for row in rows}
 
 
 def write(directory, names=None, *, overwrite: bool = False, seed: int = 0) -> list[Path]:
@@ -375,8 +385,10 @@ def write(directory, names=None, *, overwrite: bool = False, seed: int = 0) -> l
         clash = [directory / sub / f for _, _, _, f in targets for sub in ("imgs", "gts")
                  if (directory / sub / f).exists()]
         if clash:
-            raise FileExistsError(
+            err = FileExistsError(
                 f"{len(clash)} file(s) exist, e.g. {clash[0]}; pass overwrite=True")
+            err.clashes = clash  # the command line words it for its --overwrite
+            raise err
     manifest_path = directory / "MANIFEST.tsv"
     rows = _read_manifest(manifest_path)
     written = []
@@ -401,12 +413,11 @@ def write(directory, names=None, *, overwrite: bool = False, seed: int = 0) -> l
             "sha256_imgs": array_sha256(case.image),
             "sha256_gts": array_sha256(case.gts) if case.gts is not None else "",
         }
-    manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = manifest_path.with_suffix(".tsv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, delimiter="\t", lineterminator="\n")
-        w.writeheader()
-        for key in sorted(rows):
-            w.writerow({c: rows[key].get(c, "") for c in MANIFEST_COLUMNS})
-    os.replace(tmp, manifest_path)
+    text = _stdio.StringIO()
+    w = csv.DictWriter(text, fieldnames=MANIFEST_COLUMNS, delimiter="\t", lineterminator="\n")
+    w.writeheader()
+    for key in sorted(rows):
+        w.writerow({c: rows[key].get(c, "") for c in MANIFEST_COLUMNS})
+    atomic_write(manifest_path, lambda f: f.write(text.getvalue().encode("utf-8")),
+                 overwrite=True)
     return written

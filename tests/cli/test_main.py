@@ -57,7 +57,8 @@ def test_describe_kinds():
 
 def test_main_returns_status_instead_of_raising(capsys):
     assert main(["evaluate", "/no/such/dir", "/no/such/either"]) == 2
-    assert "classicseg evaluate: /no/such/dir" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "classicseg evaluate: PRED_DIR /no/such/dir: no such directory" in err
 
 
 def test_no_command_prints_help(capsys):

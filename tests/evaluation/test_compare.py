@@ -9,15 +9,15 @@ import re
 
 import numpy as np
 import pytest
+from pipeline_fakes import FakeModels, fresh_models  # noqa: F401  (autouse fixture)
 
 from classicseg import viz
-
+from classicseg.cli import CommandError
 from classicseg.cli import compare as compare_cmd
 from classicseg.evaluation import report as report_mod
 from classicseg.evaluation.compare import compare_directories, resolve_dirs
 from classicseg.pipeline.core import Pipeline
 from classicseg.pipeline.runner import RunOptions, read_run_log
-from pipeline_fakes import FakeModels, fresh_models  # noqa: F401  (autouse fixture)
 
 NAMES = ["2DBox_US_0001", "3DBox_CT_0001", "3DBox_PET_0001", "3DBox_PET_0002"]
 QUIET = RunOptions(progress=False)
@@ -35,7 +35,8 @@ def samples(write_case, tmp_path):
 
 
 def _pipes():
-    return dict(paper=Pipeline(models=FakeModels()), baseline=Pipeline(mode="baseline", models=FakeModels()))
+    return dict(paper=Pipeline(models=FakeModels()),
+                baseline=Pipeline(mode="baseline", models=FakeModels()))
 
 
 def _read_csv(path):
@@ -45,7 +46,8 @@ def _read_csv(path):
 
 def test_compare_writes_report_with_the_printed_numbers(samples, tmp_path):
     out = tmp_path / "report"
-    res = compare_directories(samples, out_dir=out, options=QUIET, figures=viz.comparison_figures, **_pipes())
+    res = compare_directories(samples, out_dir=out, options=QUIET, figures=viz.comparison_figures,
+                              **_pipes())
     assert res.pipelines == ["baseline", "paper"]
     for f in ("report.md", "summary.csv", "per_case.csv", "figures/dsc_by_modality.png",
               "figures/nsd_by_modality.png", "figures/time_vs_dice.png"):
@@ -69,16 +71,19 @@ def test_compare_writes_report_with_the_printed_numbers(samples, tmp_path):
     for r in summary:
         cells = quality[r["modality"]]
         k = ["baseline", "paper"].index(r["pipeline"])
-        assert cells[2 + 2 * k] == f"{100 * float(r['dsc']):.2f}" and cells[3 + 2 * k] == f"{100 * float(r['nsd']):.2f}"
+        assert cells[2 + 2 * k] == f"{100 * float(r['dsc']):.2f}"
+        assert cells[3 + 2 * k] == f"{100 * float(r['nsd']):.2f}"
         assert cells[1] == r["n"]
         assert float(timing[r["modality"]][1 + k]) == pytest.approx(float(r["seconds"]), rel=5e-3)
         if r["pipeline"] == "paper":
-            assert float(timing[r["modality"]][3].rstrip("x")) == pytest.approx(float(r["speedup"]), rel=0.05)
+            speedup = float(timing[r["modality"]][3].rstrip("x"))
+            assert speedup == pytest.approx(float(r["speedup"]), rel=0.05)
     # per-case CSV: one row per pipeline and case, scores in [0, 1], real method names
     per_case = _read_csv(out / "per_case.csv")
     assert len(per_case) == 2 * len(NAMES)
     paper = {r["name"]: r for r in per_case if r["pipeline"] == "paper"}
-    assert paper["3DBox_PET_0001"]["method"] == "ght" and paper["3DBox_CT_0001"]["method"] == "litemedsam"
+    assert paper["3DBox_PET_0001"]["method"] == "ght"
+    assert paper["3DBox_CT_0001"]["method"] == "litemedsam"
     assert "s=3" in paper["3DBox_CT_0001"]["reason"]
     assert all(0 <= float(r["dsc"]) <= 1 and float(r["seconds"]) > 0 for r in per_case)
     # the modality mean is the mean of the per-case values
@@ -97,7 +102,8 @@ def test_serial_compare_interleaves_pipelines_case_by_case(samples, tmp_path):
     compare_directories(samples, out_dir=out, options=QUIET, figures=False, **_pipes())
     logs = {p: read_run_log(out / "predictions" / p) for p in ("baseline", "paper")}
     order = sorted((r.finished_unix, p, r.name) for p, rows in logs.items() for r in rows)
-    assert [(p, n) for _, p, n in order] == [(p, n) for n in sorted(NAMES) for p in ("baseline", "paper")]
+    assert [(p, n) for _, p, n in order] == [(p, n) for n in sorted(NAMES)
+                                             for p in ("baseline", "paper")]
 
 
 def test_compare_refuses_to_overwrite_and_resumes(samples, tmp_path):
@@ -162,8 +168,8 @@ def test_cli_compare_prints_what_it_writes(samples, tmp_path, capsys, monkeypatc
     table_lines = [ln for ln in printed.splitlines() if ln.startswith("|")]
     assert table_lines and all(ln in report for ln in table_lines)
     assert re.search(r"\| PET +\| 2 +\|", printed)
-    assert compare_cmd.run(args) == 2                      # refuses to overwrite
-    assert "exists" in capsys.readouterr().err
+    with pytest.raises(CommandError, match="holds a report .* add --overwrite"):
+        compare_cmd.run(args)                              # refuses to overwrite
 
 
 def test_failed_runs_carry_their_whole_log_row(samples, tmp_path):
@@ -248,13 +254,16 @@ def test_a_worst_case_that_cannot_be_read_never_stops_the_report(samples, tmp_pa
 
     monkeypatch.setattr(cmp, "load_case", flaky)
     out = tmp_path / "report"
-    res = compare_directories(samples, out_dir=out, options=QUIET, figures=viz.comparison_figures, **_pipes())
+    res = compare_directories(samples, out_dir=out, options=QUIET, figures=viz.comparison_figures,
+                              **_pipes())
     assert (out / "report.md").is_file() and (out / "per_case.csv").is_file()
     assert len(res.notes) == 1 and first[0].name in res.notes[0]
     assert "## Notes" in (out / "report.md").read_text()
-    assert len(list((out / "figures").glob("worst_*.png"))) == 3  # the next-worst case took its place
+    # the next-worst case took its place
+    assert len(list((out / "figures").glob("worst_*.png"))) == 3
 
 
 def test_figures_must_be_a_drawing_function(samples, tmp_path):
     with pytest.raises(TypeError, match="comparison_figures"):
-        compare_directories(samples, out_dir=tmp_path / "r", options=QUIET, figures=True, **_pipes())
+        compare_directories(samples, out_dir=tmp_path / "r", options=QUIET, figures=True,
+                            **_pipes())

