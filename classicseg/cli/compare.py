@@ -2,7 +2,9 @@
 
 Runs LiteMedSAM everywhere (baseline) and the paper's router on the same cases, scores both,
 prints the per-modality tables and writes ``report.md``, ``summary.csv``, ``per_case.csv``
-and figures to ``--out`` (default ``reports/<IN_DIR name>/``). Examples::
+and figures to ``--out`` (default ``reports/<IN_DIR name>/``). Exit status: 0 every case ran
+and was scored, 1 some case runs failed or files were not usable (the report is written all
+the same), 2 a usage or input error. Examples::
 
     classicseg compare data_samples/                  # imgs/ + gts/ inside one folder
     classicseg compare imgs/ gts/ --out reports/val --workers 4

@@ -1,8 +1,10 @@
 """``classicseg run IN_DIR OUT_DIR``: the paper's pipeline on a directory of challenge files.
 
 Writes ``OUT_DIR/<name>.npz`` (key ``segs``) per case and ``OUT_DIR/run_log.jsonl``; resumable
-(existing predictions are skipped unless ``--overwrite``); a bad case is reported and skipped.
-Examples::
+(existing predictions are skipped unless ``--overwrite``); a bad case is reported and skipped,
+and so is every ``*.npz`` entry that is no usable file (broken link, name clash). Exit status:
+0 all predicted, 1 some cases failed or were not usable, 2 a usage or input error (nothing
+run; the message names the argument or file). Examples::
 
     classicseg run imgs/ preds/                       # the paper's router
     classicseg run imgs/ preds/ --mode baseline       # LiteMedSAM everywhere (the comparison)
@@ -32,16 +34,27 @@ _positive_int = positive_int
 def _split_modality(value: str) -> tuple[str | None, str]:
     """``"CT=3"`` -> ("CT", "3"), ``"3"`` -> (None, "3"); ArgumentTypeError for an unknown
     modality (aliases such as ``mri`` are canonicalised)."""
-    from ..io import MODALITIES, parse_modality
-
     if "=" not in value:
         return None, value
     k, _, val = value.partition("=")
-    mod = k if k in MODALITIES else parse_modality(f"2DBox_{k}_0.npz")
+    mod = _canonical_modality(k)
     if mod is None:
         raise argparse.ArgumentTypeError(f"unknown modality {k!r} in {value!r}; use one of "
-                                         f"{', '.join(MODALITIES)}")
+                                         f"{', '.join(_modalities())}")
     return mod, val
+
+
+def _modalities() -> tuple[str, ...]:
+    from ..io import MODALITIES
+
+    return MODALITIES
+
+
+def _canonical_modality(name: str) -> str | None:
+    """``"mri"`` -> ``"MR"`` (the aliases file names use); None for an unknown name."""
+    from ..io import parse_modality
+
+    return name if name in _modalities() else parse_modality(f"2DBox_{name}_0.npz")
 
 
 def _method(value: str) -> str:
@@ -178,6 +191,9 @@ def pipeline_from_args(args, *, mode: str | None = None):
     mode = mode or getattr(args, "mode", "paper")
     if args.weights is not None:
         check_weights(args.weights)
+    if args.modality is not None and _canonical_modality(args.modality) is None:
+        raise CommandError(f"--modality {args.modality}", f"unknown modality; use one of "
+                                                          f"{', '.join(_modalities())}")
     models = Models(weights=args.weights, backend=args.backend)
     if mode == "baseline":
         return Pipeline(mode="baseline", modality=args.modality, crop=args.crop, models=models)

@@ -327,7 +327,8 @@ def route(case: Case, *, method: str = "auto", s=None, postprocess=None, mode: s
     else:
         if mod is None:
             raise ValueError(f"{case.name}: cannot tell the modality from the file name; "
-                             f"pass modality= (one of {MODALITIES}) or force a method")
+                             f"give the modality (--modality / modality=, one of "
+                             f"{MODALITIES}) or force a method (--method / method=)")
         if mod not in _BY_MODALITY:  # pragma: no cover - the registry covers MODALITIES
             raise ValueError(f"{case.name}: no route for modality {mod!r}")
         chosen, variant, reason, details = _BY_MODALITY[mod](

@@ -354,6 +354,8 @@ RUN_ARGS = {
     "weights-pickle-payload": _run_args("--weights", _payload_weights,
                                         says=["lite.pth", "not the official LiteMedSAM"]),
     "backend-bogus": _run_args("--backend", "tpu", says=["--backend", "invalid choice"]),
+    "modality-unknown": _run_args("--modality", "Banana", says=["--modality Banana",
+                                                                "unknown modality"]),
 }
 
 
@@ -673,11 +675,8 @@ def test_the_suite_is_large_enough():
 
 
 #: inputs whose fix lies outside the command line's files (strict: a fix makes them fail)
-KNOWN_GAPS = {
-    "run-mobileunet-pickle": "models/mobileunet/net.load_checkpoint calls torch.load without "
-                             "turning its UnpicklingError (which advises weights_only=False) "
-                             "into a WeightsError",
-}
+#: Scenarios that still fail, each with the reason (strict: a fix makes the test say so).
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [

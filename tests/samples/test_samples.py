@@ -379,7 +379,8 @@ def test_cli_samples_write_and_gallery(cli_main, tmp_path, capsys):
     assert cli_main(["samples", "write", str(tmp_path),
                      "--names", "oct-cysts", "pet-lesions:hard"]) == 0
     assert (tmp_path / "imgs" / samples.file_name("pet-lesions", hard=True)).is_file()
-    assert cli_main(["samples", "write", str(tmp_path), "--names", "oct-cysts"]) == 2   # exists: an input error
+    # an existing file is an input error
+    assert cli_main(["samples", "write", str(tmp_path), "--names", "oct-cysts"]) == 2
     assert "overwrite" in capsys.readouterr().err
     assert cli_main(["samples", "write", str(tmp_path), "--names", "no-such-sample"]) == 2
     out = tmp_path / "gallery.png"

@@ -37,6 +37,10 @@ torch.Size([1, 1, 256, 256])
 
 from __future__ import annotations
 
+import pickle
+import zipfile
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -183,6 +187,23 @@ def count_parameters(model: nn.Module) -> int:
 
 # --------------------------------------------------------------------------- weights
 
+def _safe_load(path: Path, load):
+    """``load()``, with what torch raises for a truncated file or one carrying pickled code
+    turned into a :class:`WeightsError` naming ``path`` (torch's own text would advise
+    ``weights_only=False``, i.e. running that code: never)."""
+    try:
+        return load()
+    except WeightsError:
+        raise
+    except pickle.UnpicklingError:
+        raise WeightsError(f"{path}: holds pickled objects that are not tensors; refusing to "
+                           "load them (a checkpoint written by classicseg holds tensors only)"
+                           ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}): "
+                           "truncated or corrupt; retrain, or restore it from a backup") from None
+
+
 def load_checkpoint(path, *, device="cpu") -> tuple["MobileUNet", dict]:
     """Load weights + model card, checking the SHA-256 first; returns ``(model, card)``.
 
@@ -193,7 +214,7 @@ def load_checkpoint(path, *, device="cpu") -> tuple["MobileUNet", dict]:
     cfg = card.get("config", {})
     model = MobileUNet(float(cfg.get("width", 1.0)), out_channels=int(cfg.get("out_channels", 1)),
                        reference_layout=bool(cfg.get("reference_layout", True)))
-    state = torch.load(pt, map_location="cpu", weights_only=True)
+    state = _safe_load(pt, lambda: torch.load(pt, map_location="cpu", weights_only=True))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

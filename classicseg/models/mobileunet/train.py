@@ -30,10 +30,8 @@ Examples
 from __future__ import annotations
 
 import json
-import pickle
 import time
 import warnings
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -47,7 +45,7 @@ from ...io import Case, ChallengeFileError, atomic_write, parse_modality
 from ..checksum import WeightsError, sha256_file
 from ..device import choose_device
 from ..preprocess import longest_side_size, pad_to_square, preprocess_for_256
-from .net import MobileUNet, count_parameters, load_checkpoint
+from .net import MobileUNet, _safe_load, count_parameters, load_checkpoint
 from .segmenter import MobileUNetSegmenter
 
 __all__ = ["TrainConfig", "BoxCropSampler", "dice_bce_loss", "train", "evaluate",
@@ -267,23 +265,6 @@ def _load_resume_state(rs_path: Path, out: Path, card: dict) -> dict:
     if rs.get("weights_sha256") != card["sha256"]:
         raise ValueError(f"{rs_path} belongs to a different checkpoint than {out}")
     return rs
-
-
-def _safe_load(path: Path, load):
-    """``load()``, with what torch raises for a truncated file or one carrying pickled code
-    turned into a :class:`WeightsError` naming ``path`` (torch's own text would advise
-    ``weights_only=False``, i.e. running that code: never)."""
-    try:
-        return load()
-    except WeightsError:
-        raise
-    except pickle.UnpicklingError:
-        raise WeightsError(f"{path}: holds pickled objects that are not tensors; refusing to "
-                           "load them (a checkpoint written by classicseg holds tensors only)"
-                           ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
-        raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}): "
-                           "truncated or corrupt; retrain, or restore it from a backup") from None
 
 
 def save_checkpoint(model, out, card: dict) -> dict:
