@@ -103,14 +103,15 @@ def bench_encoder(repeats: int) -> dict:
     t0 = time.perf_counter()
     onnx = LiteMedSAM.load(backend="onnx")  # exports once into the cache
     t_onnx_load = time.perf_counter() - t0
-    models = {"plain eager": LiteMedSAM.load(optimize=False), "optimised eager": LiteMedSAM.load(),
-              "onnx": onnx}
+    models = {"plain eager": LiteMedSAM.load(optimize=False, backend="torch"),
+              "optimised eager": LiteMedSAM.load(backend="torch"), "onnx": onnx}
     img, _ = phantom_2d(1, np.random.default_rng(0), 256)
     x = models["plain eager"].preprocess(img).tensor
     ref = models["plain eager"].encode(x)
     times = {k: [] for k in models}
     cpu = {k: [] for k in models}
-    diffs = {k: float((m.encode(x) - ref).abs().max()) for k, m in models.items()}  # also warm-up
+    diffs = {k: float((torch.as_tensor(m.encode(x)) - ref).abs().max())  # also warm-up
+             for k, m in models.items()}  # (onnx returns numpy)
     for _ in range(repeats):  # interleaved rounds: load drift hits every variant alike
         for k, m in models.items():
             with Clock() as c:

@@ -43,11 +43,23 @@ PROFILES: dict[str, dict[str, list[str]]] = {
     "bench_methods": {"quick": ["--repeats", "1"], "full": []},
     "bench_metrics": {"quick": ["--cases", "2", "--repeats", "1"], "full": []},
     "bench_mobileunet": {"quick": ["--repeats", "1"], "full": []},
+    # full: every real dev case (and a real-trained MobileUNet when CLASSICSEG_REAL_WEIGHTS
+    # names its folder); quick: 2 cases per dataset
+    "real_dev": {"quick": ["--limit", "2"], "full": []},
     "bench_litemedsam": {"quick": ["--repeats", "1", "--repeats-3d", "1", "--depth", "6"],
                          "full": []},
     # quick: one small notebook, as a smoke test of the measurement (full: every lesson)
     "peak_rss": {"quick": ["tests/notebooks/browser_nb/box_demo.py"], "full": []},
+    # quick: the smallest 3D case only, its report beside the JSON (full: every bundled 3D
+    # case LiteMedSAM gets -> reports/adaptive_slices.md)
+    "adaptive_slices": {"quick": ["--cases", "ventricles", "--out",
+                                  "reports/benchmark/adaptive_slices_quick.md"], "full": []},
+    # quick: 4 cases (first 4 boxes each), jitter + scale; full: every bundled 2D case, + shift
+    "box_robustness": {"quick": ["--quick"], "full": []},
 }
+#: benchmarks not named ``bench_*.py``, run after those, in this order (a new one: add its
+#: file name here and, if it has small settings, an entry in PROFILES)
+EXTRA_SCRIPTS = ("real_dev.py", "box_robustness.py", "adaptive_slices.py", "peak_rss.py")
 #: seconds per benchmark, unless --timeout says otherwise
 TIMEOUTS = {"quick": 300, "full": 3600}
 #: CPU flags worth knowing when reading timings (vector and matrix units)
@@ -64,11 +76,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # terminal colours (tracebacks fro
 # --------------------------------------------------------------------------- discovery
 
 def discover(bench_dir: Path, only: list[str] | None = None) -> list[Path]:
-    """``bench_*.py`` and ``peak_rss.py`` of ``bench_dir``, sorted; ``only`` filters by name
+    """``bench_*.py`` (sorted) then :data:`EXTRA_SCRIPTS` of ``bench_dir``; ``only`` filters by name
     (``bench_methods``, ``bench_methods.py`` or ``methods``)."""
     scripts = sorted(bench_dir.glob("bench_*.py"))
-    if (bench_dir / "peak_rss.py").is_file():
-        scripts.append(bench_dir / "peak_rss.py")
+    scripts += [bench_dir / name for name in EXTRA_SCRIPTS if (bench_dir / name).is_file()]
     if only:
         names = {n.removesuffix(".py") for n in only}
         known = {s.stem for s in scripts} | {s.stem.removeprefix("bench_") for s in scripts}
@@ -304,8 +315,30 @@ def _litemedsam(data: dict) -> list[str]:
     return lines or _generic(data)
 
 
+def _adaptive_slices(data: dict) -> list[str]:
+    """adaptive_slices.py: mean passes / DSC per slice plan, then the verdict."""
+    lines = table(data.get("rows", [])) + [""]
+    if verdict := data.get("verdict"):
+        lines += [f"**Verdict:** {verdict}", ""]
+    return lines
+
+
+def _real_dev(data: dict) -> list[str]:
+    """real_dev.py: default vs baseline per modality, then every method (no per-case rows)."""
+    if "skipped" in data:
+        return [f"**Skipped:** {data['skipped']}", ""]
+    lines = [f"{data.get('cases')} real cases, {data.get('seconds_total')} s. Mean DSC over "
+             f"modalities: baseline {data.get('mean_dsc_baseline')}, default pipeline "
+             f"{data.get('mean_dsc_paper')}; every modality within 1 DSC point: "
+             f"{data.get('all_within_1_point')}.", ""]
+    lines += table(data.get("rows", [])) + ["", "Every method:", ""]
+    lines += table(data.get("per_method", [])) + [""]
+    return lines
+
+
 #: script stem -> how its JSON becomes markdown (default: settings + the ``rows`` table)
-FORMATTERS = {"bench_litemedsam": _litemedsam}
+FORMATTERS = {"real_dev": _real_dev, "bench_litemedsam": _litemedsam,
+              "adaptive_slices": _adaptive_slices}
 
 
 def render(results: list[dict], env: dict, *, profile: str, command: str, started: str) -> str:

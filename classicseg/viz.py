@@ -31,6 +31,7 @@ import numpy as np
 __all__ = [
     "overlay", "side_by_side", "histogram_split", "threshold_panel", "failure_gallery",
     "bar_by_modality", "time_vs_dice", "label_colours", "default_slice", "figure_png",
+    "robustness_figure",
 ]
 
 SYNTHETIC_TAG = "(synthetic)"
@@ -629,6 +630,69 @@ def time_vs_dice(table, *, time: str = "seconds", metric: str = "dsc", hue: str 
     ax.set_ylabel(metric)
     ax.legend(fontsize=8)
     ax.set_title(_tag(title if title is not None else f"time vs {metric}", synthetic), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def robustness_figure(rows, *, metric: str = "dsc", title=None, synthetic=False):
+    """Box robustness curves: mean ``metric`` against the perturbation, one line per method,
+    one panel per kind (jitter, scale, shift).
+
+    Parameters
+    ----------
+    rows : iterable of RobustnessRow
+        From :func:`classicseg.analysis.robustness.box_robustness` (averaged here over cases
+        and repeats with :func:`~classicseg.analysis.robustness.summarize_robustness`).
+    metric : {"dsc", "nsd", "dsc_change"}
+    title : str, optional
+        Figure title (the "(synthetic)" tag is added when ``synthetic``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per kind; the boxes as given (jitter 0, scale 1, shift 0) are a dotted line.
+
+    Examples
+    --------
+    >>> from classicseg.analysis.robustness import RobustnessRow
+    >>> rows = [RobustnessRow(m, k, a, "c", d, d, 0.1) for m in ("a", "b")
+    ...         for k, a, d in [("jitter", 0, .9), ("jitter", 5, .7), ("scale", 1.0, .9)]]
+    >>> fig = robustness_figure(rows)
+    >>> [ax.get_xlabel() for ax in fig.axes], len(fig.axes[0].get_lines())
+    (['jitter (px)', 'scale (x box size)'], 3)
+    """
+    from .analysis.robustness import KINDS, summarize_robustness
+
+    summary = summarize_robustness(rows)
+    if not summary:
+        raise ValueError("robustness_figure: rows is empty")
+    if metric not in summary[0]:
+        raise ValueError(f"metric must be one of dsc, nsd, dsc_change, got {metric!r}")
+    from matplotlib import colormaps
+
+    cols = colormaps["tab10"].colors
+    kinds = list(dict.fromkeys(s["kind"] for s in summary))
+    methods = list(dict.fromkeys(s["method"] for s in summary))
+    fig = _new_figure((3.6 * len(kinds) + 1.6, 3.4))
+    axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+    for ax, kind in zip(axes, kinds):
+        for j, m in enumerate(methods):
+            pts = [(s["amount"], s[metric]) for s in summary
+                   if s["kind"] == kind and s["method"] == m]
+            if pts:
+                x, y = zip(*pts)
+                # past ten methods the colours repeat: the line style and marker tell them apart
+                ax.plot(x, y, marker="os^D"[j // 10 % 4], ms=4, color=cols[j % 10],
+                        ls=("-", "--", ":", "-.")[j // 10 % 4], label=str(m))
+        ax.axvline(KINDS[kind].neutral, color="grey", ls=":", lw=1)
+        ax.set_xlabel(f"{kind} ({KINDS[kind].unit})")
+        ax.set_ylabel(f"mean {metric}")
+        if metric in ("dsc", "nsd"):
+            ax.set_ylim(0, 1.05)
+        ax.set_title(kind, fontsize=10)
+    axes[-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(_tag(title if title is not None else f"{metric} vs box perturbation", synthetic),
+                 fontsize=11)
     fig.tight_layout()
     return fig
 

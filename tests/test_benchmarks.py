@@ -102,9 +102,25 @@ def test_only_runs_the_named_benchmarks(bench_dir, tmp_path):
 def test_every_real_benchmark_has_a_json_option():
     """run_all relies on --json: each real script must offer it."""
     bench = RUN_ALL.parent
-    scripts = sorted(bench.glob("bench_*.py")) + [bench / "peak_rss.py"]
-    assert len(scripts) >= 5
+    sys.path.insert(0, str(bench))
+    try:
+        from run_all import discover
+    finally:
+        sys.path.remove(str(bench))
+    scripts = discover(bench)
+    assert len(scripts) >= 6 and bench / "real_dev.py" in scripts
     for script in scripts:
         assert '"--json"' in script.read_text(), script.name
     dry = run_all("--quick", "--dry-run")
     assert dry.returncode == 0 and dry.stdout.count("--json") == len(scripts)
+
+
+def test_real_dev_skips_with_a_message_without_the_real_data(tmp_path):
+    """Users and Binder have no research-only dev set: the benchmark says so and exits 0."""
+    out = tmp_path / "rd.json"
+    proc = subprocess.run([sys.executable, str(RUN_ALL.parent / "real_dev.py"), "--data",
+                           str(tmp_path / "absent"), "--json", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped" in proc.stdout and "CLASSICSEG_REALDATA" in proc.stdout
+    assert "skipped" in json.loads(out.read_text())

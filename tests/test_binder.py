@@ -122,7 +122,7 @@ def test_runtime_and_postbuild():
         syntax = subprocess.run([bash, "-n", str(post)], capture_output=True, text=True)
         assert syntax.returncode == 0, syntax.stderr
     text = post.read_text()
-    assert "set -euo pipefail" in text and "backend='onnx'" in text
+    assert "set -euo pipefail" in text and "classicseg models prepare" in text
 
 
 def test_local_build_context_leaves_out_the_venv_and_keeps_the_project():

@@ -461,6 +461,14 @@ def model_passes(case: Case, route, *, grid: str = "box", crop: bool = False) ->
     if not case.is_3d:
         n = int(case.n_boxes)
         return {"encoder_passes": n if crop else 1, "decoder_calls": n}
+    if not isinstance(route.s, int):  # adaptive: slices depend on the predictions; count the
+        # passes its budget allows per box (an upper bound: it may stop early)
+        from ..models.litemedsam.slice_plan import parse_slice_plan
+
+        plan = parse_slice_plan(route.s)
+        calls = sum(plan.budget_for(z0, z1)
+                    for _, _, z0, _, _, z1 in np.asarray(case.boxes, dtype=np.int64))
+        return {"encoder_passes": calls, "decoder_calls": calls}
     plans = [set().union(*slice_plan(z0, z1, int(route.s), grid))
              for _, _, z0, _, _, z1 in np.asarray(case.boxes, dtype=np.int64)]
     calls = sum(len(p) for p in plans)

@@ -28,6 +28,9 @@ COMMANDS = {
                 "list, write (challenge .npz) or draw the built-in real and synthetic sample "
                 "cases"),
     "train": ("classicseg.cli.train", "train a model (MobileUNet specialist) on box crops"),
+    "models": ("classicseg.cli.models",
+               "prepare LiteMedSAM's cached artefacts (ONNX export, compiled backends, parity "
+               "verdicts) or show them"),
 }
 
 

@@ -9,6 +9,8 @@ the same), 2 a usage or input error. Examples::
     classicseg compare data_samples/                  # imgs/ + gts/ inside one folder
     classicseg compare imgs/ gts/ --out reports/val --workers 4
     classicseg compare data_samples/ --methods kmeans ght --cold --overwrite
+    classicseg compare data_samples/ --methods all    # + every classical method
+    classicseg compare data_samples/ --box-jitter 5 --box-scale 1.2 --out reports/loose
 
 Top-level imports are light (no torch, no dask).
 """
@@ -40,7 +42,11 @@ def configure(parser) -> None:
     parser.add_argument("--out", help="report folder (default: reports/<IN_DIR name>/)")
     parser.add_argument("--methods", nargs="+", default=[], metavar="METHOD",
                         help="also run these forced methods on every case they apply to "
-                             "(medsam, ght, kmeans, threshold, mobileunet)")
+                             "(medsam, ght, kmeans, threshold, mobileunet, or the classical "
+                             "toolbox: grabcut, random-walker, geodesic-contour, chan-vese, "
+                             "watershed, flood, pixel-classifier, sklearn-kmeans, gmm); 'all' = "
+                             "every classical method (cases a method cannot run on, e.g. 3D for "
+                             "grabcut, are left out for it with a note)")
     parser.add_argument("--flavour", choices=("challenge", "correct"), default="challenge",
                         help="metric flavour: the official CVPR24 numbers (default) or physically "
                              "correct NSD")
@@ -52,22 +58,80 @@ def configure(parser) -> None:
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     parser.add_argument("--worst", type=non_negative_int, default=3,
                         help="worst cases shown side by side (default 3)")
+    boxes = parser.add_argument_group(
+        "box perturbation", "rerun the comparison on the boxes a user might draw: every pipeline "
+        "gets the same perturbed boxes (seeded per case), the ground truth is unchanged")
+    boxes.add_argument("--box-jitter", metavar="PX",
+                       help="move each side of every box by a random whole number of pixels in "
+                            "[-PX, +PX] (the challenge's training used about 5; default 0)")
+    boxes.add_argument("--box-scale", metavar="F",
+                       help="scale every box about its centre: 1.2 = 20%% larger, 0.8 = smaller "
+                            "(default 1)")
+    boxes.add_argument("--box-shift", metavar="DX,DY",
+                       help="move every box by DX, DY pixels (DX,DY,DZ for 3D; negative values: "
+                            "--box-shift=-5,3)")
+    boxes.add_argument("--box-seed", metavar="N", help="seed of the jitter (default 0)")
     add_pipeline_arguments(parser)
     add_execution_arguments(parser)
 
 
 def _methods(names) -> list[str]:
-    from ..pipeline.router import normalize_method
+    """Canonical forced methods, in order, each once; ``all`` = every classical method
+    (``router.CLASSICAL``; a case a method cannot run on is left out for it, with a note)."""
+    from ..pipeline.router import CLASSICAL, normalize_method
 
     methods = []
     for m in names:
+        if str(m).strip().lower() == "all":
+            methods += CLASSICAL
+            continue
         try:
             methods.append(normalize_method(m))
         except ValueError as e:
             raise CommandError(f"--methods {m}", str(e)) from None
     if "auto" in methods:
         raise CommandError("--methods auto", "the paper pipeline always runs; name forced methods")
-    return methods
+    return list(dict.fromkeys(methods))
+
+
+def _shift_values(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
+
+
+#: option attribute -> (option, parser of its text, BoxPerturbation keyword, what is expected)
+_BOX_OPTIONS = {
+    "box_jitter": ("--box-jitter", int, "jitter", "a whole number of pixels >= 0"),
+    "box_scale": ("--box-scale", float, "scale",
+                  "a number > 0 (1 = the boxes as given, 1.2 = 20% larger)"),
+    "box_shift": ("--box-shift", _shift_values, "shift",
+                  "DX,DY or DX,DY,DZ whole pixels, e.g. --box-shift=-5,3"),
+    "box_seed": ("--box-seed", int, "seed", "an integer >= 0"),
+}
+
+
+def _box_perturbation(args):
+    """The :class:`~classicseg.boxes.BoxPerturbation` of the ``--box-*`` options; None when
+    the boxes stay as given."""
+    from ..boxes import BoxPerturbation
+    from ..validation import InvalidInputError
+
+    values = {}
+    for attr, (option, parse, key, expected) in _BOX_OPTIONS.items():
+        text = getattr(args, attr, None)
+        if text is None:
+            continue
+        try:
+            values[key] = parse(text)
+            BoxPerturbation(**{key: values[key]})  # checks this one value
+        except (ValueError, InvalidInputError):
+            raise CommandError(f"{option} {text}", f"expected {expected}") from None
+    perturbation = BoxPerturbation(**values)
+    if perturbation.identity:
+        return None
+    if args.cold:
+        raise CommandError("--cold", "a fresh process per case rebuilds a plain pipeline and "
+                                     "cannot perturb the boxes; drop --cold or the --box-* options")
+    return perturbation
 
 
 def run(args) -> int:
@@ -92,13 +156,14 @@ def run(args) -> int:
     paper = pipeline_from_args(args, mode="paper")
     baseline = pipeline_from_args(args, mode="baseline")
     methods = _methods(args.methods)
+    box_perturbation = _box_perturbation(args)
     options = options_from_args(args)
     t0 = time.perf_counter()
     result = run_with_scheduler_errors(args, lambda: compare_directories(
         in_dir, gt_dir, out, paper=paper, baseline=baseline, methods=methods,
         options=options, flavour=args.flavour, resume=args.resume,
         figures=None if args.no_figures else viz.comparison_figures,
-        worst=args.worst, command=command_line()))
+        worst=args.worst, command=command_line(), box_perturbation=box_perturbation))
     for warning in result.warnings:
         print(f"classicseg compare: {warning}", file=sys.stderr)
     print(result.text())

@@ -9,7 +9,9 @@ run; the message names the argument or file). Examples::
     classicseg run imgs/ preds/                       # the paper's router
     classicseg run imgs/ preds/ --mode baseline       # LiteMedSAM everywhere (the comparison)
     classicseg run imgs/ preds/ --s CT=2 --s MR=4     # other slice steps
+    classicseg run imgs/ preds/ --s adaptive          # adaptive slices, passes of s = 3
     classicseg run imgs/ preds/ --method OCT=mobileunet --postprocess off
+    classicseg run imgs/ preds/ --method grabcut      # a classical box-prompted method
     classicseg run imgs/ preds/ --workers 4           # local Dask cluster
     classicseg run imgs/ preds/ --cold                # one process per case (challenge timing)
 
@@ -25,7 +27,11 @@ from pathlib import Path
 from . import CommandError
 from ._checks import input_dir, output_dir, positive_int
 
-_METHOD_CHOICES = ("auto", "medsam", "litemedsam", "ght", "kmeans", "threshold", "mobileunet")
+#: ``--method`` values: the router's METHODS (kept literal so ``--help`` imports no pipeline;
+#: tests/methods/test_toolbox_registration.py checks they agree); ``_`` may stand for ``-``.
+_METHOD_CHOICES = ("auto", "medsam", "litemedsam", "ght", "kmeans", "threshold", "mobileunet",
+                   "grabcut", "random-walker", "geodesic-contour", "chan-vese", "watershed",
+                   "flood", "pixel-classifier", "sklearn-kmeans", "gmm")
 
 # Kept for the other command modules (0.1 imported it from here).
 _positive_int = positive_int
@@ -58,10 +64,24 @@ def _canonical_modality(name: str) -> str | None:
 
 
 def _method(value: str) -> str:
-    if value.lower() not in _METHOD_CHOICES:
+    if value.lower().replace("_", "-") not in _METHOD_CHOICES:
         raise argparse.ArgumentTypeError(f"unknown method {value!r}; choose from "
                                          f"{', '.join(_METHOD_CHOICES)}")
-    return value.lower()
+    return value.lower().replace("_", "-")
+
+
+def _slice_step(value: str):
+    """``--s`` value: a positive integer, ``adaptive`` or ``adaptive:S`` (adaptive slices with
+    the pass budget of uniform S; docs/algorithms.md §15.1)."""
+    if value.strip().lower().startswith("adaptive"):
+        from ..models.litemedsam.slice_plan import parse_slice_plan  # torch-free
+
+        try:
+            plan = parse_slice_plan(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return "adaptive" if plan.s == 3 else f"adaptive:{plan.s}"
+    return positive_int(value)
 
 
 def _keyed(convert):
@@ -101,10 +121,11 @@ def add_pipeline_arguments(parser) -> None:
                         f"modality "
                         "(repeatable, e.g. --method OCT=mobileunet); default auto = the paper's "
                         "router")
-    g.add_argument("--s", action="append", metavar="S|MODALITY=S", type=_keyed(positive_int),
+    g.add_argument("--s", action="append", metavar="S|MODALITY=S", type=_keyed(_slice_step),
                    help="LiteMedSAM slice step on 3D cases (paper: CT=3, MR=3); one number for all "
                         "or "
-                        "per modality, repeatable")
+                        "per modality, repeatable; 'adaptive' (or adaptive:S) chooses the slices "
+                        "from the predictions within the passes of uniform s = 3 (S)")
     # default None, not "auto": a --postprocess that was given can be told from the default
     g.add_argument("--postprocess", choices=("auto", "on", "off", "none", "box", "lcc", "full"),
                    help="auto: the paper's choice per method (default); none / box (zero outside "
@@ -115,8 +136,10 @@ def add_pipeline_arguments(parser) -> None:
                    help="modality for files whose name does not tell it (overrides the name)")
     g.add_argument("--crop", action="store_true", help="LiteMedSAM crop-then-infer around each box")
     g.add_argument("--weights", help="LiteMedSAM checkpoint (default: the verified shipped one)")
-    g.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                   help="LiteMedSAM backend")
+    g.add_argument("--backend", choices=("auto", "openvino", "onnx", "torch"), default="auto",
+                   help="LiteMedSAM backend: auto (default) = the fastest installed one whose "
+                        "parity with the official outputs holds (openvino > onnx > torch); the "
+                        "run log says which ran and why")
 
 
 def add_execution_arguments(parser) -> None:
@@ -198,7 +221,7 @@ def pipeline_from_args(args, *, mode: str | None = None):
     if mode == "baseline":
         return Pipeline(mode="baseline", modality=args.modality, crop=args.crop, models=models)
     method = _key_values(args.method, "method", _method) or "auto"
-    s = _key_values(args.s, "s", positive_int)
+    s = _key_values(args.s, "s", _slice_step)
     pp = {None: None, "auto": None, "on": "full", "off": "none"}.get(args.postprocess,
                                                                      args.postprocess)
     return Pipeline(mode="paper", method=method, s=s, postprocess=pp, modality=args.modality,

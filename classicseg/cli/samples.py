@@ -3,10 +3,17 @@
     classicseg samples list [--tsv]
     classicseg samples write DIR [--names NAME ...] [--all] [--seed N] [--overwrite]
     classicseg samples gallery OUT.png [--names NAME ...] [--hard] [--dpi N]
+    classicseg samples fetch DEST [--modality M] [--n N] [--source S] [--revision R]
+                             [--overwrite] [--no-progress]
 
 ``write`` stores challenge ``.npz`` pairs in ``DIR/imgs`` and ``DIR/gts`` plus
 ``DIR/MANIFEST.tsv``; with no ``--names`` it writes the committed ``data_samples/`` set.
 A name may carry ``:hard`` (e.g. ``pet-lesions:hard``).
+
+``fetch`` downloads real challenge cases from the Hugging Face hub (needs internet; see
+:mod:`classicseg.samples.fetch` for the sources and licences) into ``DEST/imgs`` +
+``DEST/gts``. Exit status 2 for bad input (or existing files without ``--overwrite``), 1 when
+the hub cannot be reached or a checksum fails.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import argparse
 import time
 
 from . import CommandError
-from ._checks import non_negative_int, output_dir, output_file
+from ._checks import non_negative_int, output_dir, output_file, positive_int
 
 HELP = "list, write (challenge .npz) or draw the built-in real and synthetic sample cases"
 
@@ -56,6 +63,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--dpi", type=_bounded(10, 1200), default=110,
                    help="resolution of a raster image (10-1200, default 110)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing image file")
+    p = sub.add_parser("fetch", help="download real challenge cases from the Hugging Face hub "
+                       "(needs internet) into DEST/imgs + DEST/gts")
+    p.add_argument("dest", metavar="DEST", help="output folder (e.g. real_cases/)")
+    p.add_argument("--modality", metavar="M", help="only this modality (e.g. CT); default: any")
+    p.add_argument("--n", type=positive_int, default=3, help="number of cases (default 3)")
+    p.add_argument("--source", default="cvpr2025", metavar="S",
+                   help="cvpr2025 (junma/CVPR-BiomedSegFM, CC BY-NC-SA 4.0) or cvpr2024 "
+                   "(default cvpr2025)")
+    p.add_argument("--revision", metavar="R",
+                   help="commit of the dataset repository (default: pinned, else the branch "
+                   "resolved once; printed after a fetch)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(_samples_parser=parser)
 
 
@@ -132,9 +152,38 @@ def _gallery(args) -> int:
     return 0
 
 
+def _fetch(args) -> int:
+    from classicseg.samples import fetch
+
+    dest = output_dir(args.dest, "DEST")
+    src = fetch.SOURCES.get(args.source)
+    if src is not None and src.repo_id is None:  # a known source that is not on the hub
+        raise CommandError(f"--source {args.source}", f"not on the Hugging Face hub: {src.note}")
+    try:
+        res = fetch.fetch_cases(dest, modality=args.modality, n=args.n, source=args.source,
+                                revision=args.revision, progress=not args.no_progress,
+                                overwrite=args.overwrite)
+    except FileExistsError as e:
+        clashes = getattr(e, "clashes", None)
+        if not clashes:
+            raise
+        raise CommandError(f"DEST {dest}", f"{len(clashes)} file(s) exist there (e.g. "
+                                           f"{clashes[0]}); add --overwrite to replace "
+                                           "them") from None
+    except fetch.FetchError as e:
+        raise CommandError(str(e), status=1) from None
+    for p in res.paths:
+        print(p)
+    src = fetch.SOURCES[res.source]
+    print(f"fetched {len(res.paths)} real cases into {dest} (imgs/, gts/, MANIFEST.tsv) from "
+          f"{res.repo_id} at commit {res.revision}; licence {src.licence}. Reproduce with "
+          f"--revision {res.revision}")
+    return 0
+
+
 def run(args) -> int:
     action = getattr(args, "samples_action", None)
     if action is None:
         args._samples_parser.print_help()
         return 2
-    return {"list": _list, "write": _write, "gallery": _gallery}[action](args)
+    return {"list": _list, "write": _write, "gallery": _gallery, "fetch": _fetch}[action](args)

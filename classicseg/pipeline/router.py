@@ -8,7 +8,8 @@ PET                        generalized histogram threshold (GHT), keep bright, v
 OCT                        GHT, keep dark (cystoid fluid)
 US, XRay, Fundus,          LiteMedSAM
 Endoscopy
-Dermoscopy, Mammography    MobileUNet specialist (LiteMedSAM when no trained weights exist)
+Dermoscopy, Mammography    MobileUNet specialist, only with weights trained on real images of
+                           the modality (model card); otherwise LiteMedSAM
 Microscopy                 RGB -> LiteMedSAM; two-channel -> mean-intensity threshold;
                            grayscale -> k-means, unless > 35 % of boxes hold a Hough circle
 =========================  ==================================================================
@@ -18,6 +19,10 @@ the pipeline copies its method and reason into every box's :class:`~classicseg.r
 Every choice can be overridden: ``method=`` forces a method, ``s=`` sets the slice step
 (per modality with a dict), ``postprocess=`` turns post-processing on or off, and
 ``mode="baseline"`` is the paper's comparison: LiteMedSAM everywhere, every slice, nothing else.
+The classical box-prompted toolbox (:data:`TOOLBOX`: ``grabcut``, ``random-walker``,
+``geodesic-contour``, ``chan-vese``, ``watershed``, ``flood``, ``pixel-classifier``,
+``sklearn-kmeans``, ``gmm``; docs/algorithms.md §18) is never chosen by the table above, only
+forced; a forced method that cannot run on a case raises :class:`MethodNotApplicable`.
 
 Examples
 --------
@@ -31,6 +36,10 @@ Examples
 1
 >>> route(ct, s={"CT": 2}).s
 2
+>>> route(ct, method="random_walker").method, route(ct, method="random_walker").postprocess
+('random-walker', 'full')
+>>> route(ct, s="adaptive").s           # adaptive slices, budget of s = 3 (docs §15.1)
+'adaptive'
 """
 
 from __future__ import annotations
@@ -43,13 +52,21 @@ from typing import Callable, Mapping
 from ..io import MODALITIES, Case
 
 __all__ = ["Route", "route", "resolve_s", "normalize_method", "canonical_modality", "METHODS",
-           "PAPER_S", "CIRCLE_FRACTION_LIMIT", "mobileunet_weights_available"]
+           "PAPER_S", "CIRCLE_FRACTION_LIMIT", "mobileunet_weights_available",
+           "mobileunet_default_status", "TOOLBOX", "CLASSICAL", "MethodNotApplicable"]
 
-#: Methods the router can choose; ``--method`` also accepts ``medsam`` and ``auto``.
-METHODS = ("litemedsam", "ght", "kmeans", "threshold", "mobileunet")
+#: The classical box-prompted toolbox (beyond the paper; docs/algorithms.md §18): forced only.
+TOOLBOX = ("grabcut", "random-walker", "geodesic-contour", "chan-vese", "watershed", "flood",
+           "pixel-classifier", "sklearn-kmeans", "gmm")
+#: Methods a case can get (the paper's router picks among the first five); ``--method`` also
+#: accepts ``medsam`` and ``auto``.
+METHODS = ("litemedsam", "ght", "kmeans", "threshold", "mobileunet") + TOOLBOX
+#: Every classical (model-free) method: what ``classicseg compare --methods all`` runs.
+CLASSICAL = ("ght", "kmeans", "threshold") + TOOLBOX
 _ALIASES = {"medsam": "litemedsam", "lite_medsam": "litemedsam", "litemedsam": "litemedsam",
             "ght": "ght", "threshold": "threshold", "kmeans": "kmeans", "k-means": "kmeans",
-            "mobileunet": "mobileunet", "auto": "auto"}
+            "mobileunet": "mobileunet", "auto": "auto",
+            **{m: m for m in TOOLBOX}, **{m.replace("-", "_"): m for m in TOOLBOX}}
 #: Paper's slice step for sparse LiteMedSAM on 3D volumes (paper §2.1); other modalities: 1.
 PAPER_S = {"CT": 3, "MR": 3}
 #: "more than 35 % of the bounding boxes contain circular objects" -> LiteMedSAM (paper §2.5).
@@ -65,14 +82,15 @@ class Route:
     Attributes
     ----------
     method : str
-        ``litemedsam``, ``ght``, ``kmeans``, ``threshold``, ``mobileunet`` or ``empty``
-        (no boxes).
+        ``litemedsam``, ``ght``, ``kmeans``, ``threshold``, ``mobileunet``, a forced
+        toolbox method (:data:`TOOLBOX`) or ``empty`` (no boxes).
     reason : str
         One human sentence: why this method (recorded in every box's ``BoxRecord``).
     modality : str or None
         Modality the decision used.
-    s : int
-        Slice step for LiteMedSAM on 3D boxes (1 = every slice).
+    s : int or str
+        Slice step for LiteMedSAM on 3D boxes (1 = every slice), or ``"adaptive"`` /
+        ``"adaptive:S"`` (adaptive slice selection with the pass budget of uniform ``S``).
     postprocess : str
         ``"none"``; ``"box"`` (zero predictions outside their box); ``"lcc"`` (+ largest
         connected component); ``"full"`` (+ fill holes; paper §2.9). Methods that only
@@ -106,9 +124,10 @@ def normalize_method(method: str) -> str:
     return _ALIASES[key]
 
 
-def resolve_s(s, modality: str | None, *, mode: str = "paper") -> int:
-    """Slice step for a modality: ``s`` is None (paper: CT/MR 3, else 1), an int, or a
-    mapping modality -> int (missing modalities keep the paper's value)."""
+def resolve_s(s, modality: str | None, *, mode: str = "paper") -> int | str:
+    """Slice step for a modality: ``s`` is None (paper: CT/MR 3, else 1), an int,
+    ``"adaptive"`` / ``"adaptive:S"`` (returned in that form), or a mapping modality -> one
+    of those (missing modalities keep the paper's value)."""
     if mode == "baseline":
         return 1
     default = PAPER_S.get(modality, 1)
@@ -121,8 +140,13 @@ def resolve_s(s, modality: str | None, *, mode: str = "paper") -> int:
         value = s.get(modality, default)
     else:
         value = s
+    if isinstance(value, str) and value.strip().lower().startswith("adaptive"):
+        from ..models.litemedsam.slice_plan import parse_slice_plan  # torch-free
+
+        plan = parse_slice_plan(value)  # InvalidInputError naming s
+        return "adaptive" if plan.s == 3 else f"adaptive:{plan.s}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"s must be a positive integer, got {value!r}")
+        raise ValueError(f"s must be a positive integer (or 'adaptive'), got {value!r}")
     value = int(value)
     if value < 1:
         raise ValueError(f"s must be >= 1 (1 = predict every slice), got {value}")
@@ -130,7 +154,10 @@ def resolve_s(s, modality: str | None, *, mode: str = "paper") -> int:
 
 
 def mobileunet_weights_available(modality: str) -> bool:
-    """True if trained MobileUNet weights for ``modality`` are installed (never imports torch)."""
+    """True if MobileUNet weights for ``modality`` are installed (never imports torch).
+
+    Installed is not enough for the router's default: see :func:`mobileunet_default_status`.
+    """
     from ..models.mobileunet.weights import WeightsError, mobileunet_weights_path
 
     try:
@@ -140,11 +167,23 @@ def mobileunet_weights_available(modality: str) -> bool:
     return True
 
 
+def mobileunet_default_status(modality: str) -> tuple[bool, str]:
+    """``(the router may pick MobileUNet, why)``: only weights whose model card says they were
+    trained on **real** images of ``modality`` (the shipped phantom-trained weights are teaching
+    material and never a default; docs/real-data.md). Reads the card only, never torch."""
+    from ..models.mobileunet.weights import default_weights_status
+
+    return default_weights_status(modality)
+
+
 #: The paper's post-processing per method (§2.9: box filter for every method; largest
 #: component + hole filling for all but LiteMedSAM; two-channel microscopy, §2.5 /
 #: docs/algorithms.md §7: largest component, no filling).
 _PAPER_POSTPROCESS = {"litemedsam": "box", "ght": "full", "kmeans": "full", "threshold": "lcc",
-                      "mobileunet": "full"}
+                      "mobileunet": "full",
+                      # the toolbox: each function's own default (GrabCut's smoothness term
+                      # already removes specks; the others get the classical methods' "full")
+                      **{m: "full" for m in TOOLBOX}, "grabcut": "box"}
 #: The router's on/off switch (``--postprocess on/off``), mapped once into the vocabulary.
 _SWITCH = {True: "full", False: "none"}
 
@@ -189,11 +228,21 @@ def _litemedsam(case: Case, mod: str, **_) -> tuple[str, str, str, dict]:
 
 
 def _specialist(case: Case, mod: str, *, mobileunet_available, **_) -> tuple[str, str, str, dict]:
-    if (mobileunet_available or mobileunet_weights_available)(mod):
-        return "mobileunet", "", f"{mod}: MobileUNet specialist (paper §2.4/§2.6)", {}
-    why = (f"{mod}: the paper uses a trained MobileUNet, but no MobileUNet weights for {mod} "
-           "are installed -> LiteMedSAM")
-    return "litemedsam", "", why, {}
+    # Safe on real data: a specialist is a default only when its card says it learnt from real
+    # images of this modality; phantom-trained weights dropped real dermoscopy from ~90 to ~58
+    # DSC (docs/real-data.md), so they are never picked unasked.
+    if mobileunet_available is not None:
+        usable = bool(mobileunet_available(mod))
+        status = "a MobileUNet trained on real images is available" if usable else (
+            f"no MobileUNet trained on real {mod} images is installed")
+    else:
+        usable, status = mobileunet_default_status(mod)
+    if usable:
+        return ("mobileunet", "", f"{mod}: MobileUNet specialist (paper §2.4/§2.6; {status})",
+                {"mobileunet": status})
+    why = (f"{mod}: the paper uses a trained MobileUNet, but {status} -> LiteMedSAM "
+           "(phantom-trained weights run only with --method mobileunet)")
+    return "litemedsam", "", why, {"mobileunet": status}
 
 
 def _microscopy(case: Case, mod: str, *, circle_limit: float, **_) -> tuple[str, str, str, dict]:
@@ -228,13 +277,20 @@ _BY_MODALITY: dict[str, Callable[..., tuple[str, str, str, dict]]] = {
 }
 
 
-# Forced methods: (case, modality) -> (variant, note added to the reason); raises where the
-# method cannot run on the case.
+# Forced methods: (case, modality) -> (variant, note added to the reason); raises
+# MethodNotApplicable where the method cannot run on the case.
+
+class MethodNotApplicable(ValueError):
+    """A forced method cannot run on this case (e.g. a 2D-only method on a 3D volume).
+
+    ``classicseg compare --methods`` leaves such a case out for that method, with a note,
+    instead of counting it as a failed run."""
 
 def _forced_2d_only(what: str, variant: str) -> Callable[[Case, str | None], tuple[str, str]]:
     def check(case: Case, mod: str | None) -> tuple[str, str]:
         if case.is_3d:
-            raise ValueError(f"{case.name}: {what} works on 2D images only; this case is 3D")
+            raise MethodNotApplicable(f"{case.name}: {what} works on 2D images only; "
+                                      "this case is 3D")
         return variant, ""
     return check
 
@@ -247,7 +303,8 @@ def _forced_ght(case: Case, mod: str | None) -> tuple[str, str]:
 
 def _forced_mobileunet(case: Case, mod: str | None) -> tuple[str, str]:
     if case.is_3d:
-        raise ValueError(f"{case.name}: MobileUNet works on 2D images only; this case is 3D")
+        raise MethodNotApplicable(f"{case.name}: MobileUNet works on 2D images only; "
+                                  "this case is 3D")
     if mod is None:
         raise ValueError(f"{case.name}: MobileUNet weights are per modality; give modality=")
     return "", ""
@@ -259,6 +316,9 @@ _FORCED: dict[str, Callable[[Case, str | None], tuple[str, str]]] = {
     "kmeans": _forced_2d_only("method 'kmeans'", "grayscale"),
     "threshold": _forced_2d_only("method 'threshold'", "two-channel"),
     "mobileunet": _forced_mobileunet,
+    # the toolbox runs on 2D and 3D boxes alike, except GrabCut (OpenCV's is 2D)
+    **{m: (lambda case, mod: ("", "")) for m in TOOLBOX},
+    "grabcut": _forced_2d_only("method 'grabcut'", ""),
 }
 
 
@@ -275,7 +335,10 @@ def route(case: Case, *, method: str = "auto", s=None, postprocess=None, mode: s
     method : str
         ``"auto"`` (the paper's router) or a forced method: ``medsam``/``litemedsam``,
         ``ght`` (3D: PET flavour, keep bright; 2D: OCT flavour, keep dark), ``kmeans``,
-        ``threshold`` (two-channel mean threshold), ``mobileunet``.
+        ``threshold`` (two-channel mean threshold), ``mobileunet``, or one of the classical
+        toolbox (:data:`TOOLBOX`; docs/algorithms.md §18): ``grabcut`` (2D only),
+        ``random-walker``, ``geodesic-contour``, ``chan-vese``, ``watershed``, ``flood``,
+        ``pixel-classifier``, ``sklearn-kmeans``, ``gmm`` (``_`` for ``-`` also accepted).
     s : int or dict, optional
         Slice step for LiteMedSAM on 3D cases; a dict sets it per modality
         (default: the paper's CT/MR 3, otherwise 1).
@@ -288,7 +351,9 @@ def route(case: Case, *, method: str = "auto", s=None, postprocess=None, mode: s
     modality : str, optional
         Overrides the modality parsed from the file name (needed when it cannot be parsed).
     mobileunet_available : callable, optional
-        ``modality -> bool``; default looks for installed weights.
+        ``modality -> bool``: may the specialist run by default? Default: installed weights
+        whose model card says they were trained on real images of the modality
+        (:func:`mobileunet_default_status`).
     circle_limit : float
         Microscopy circle rule: LiteMedSAM if the circle fraction is above this.
 
@@ -299,8 +364,10 @@ def route(case: Case, *, method: str = "auto", s=None, postprocess=None, mode: s
     Raises
     ------
     ValueError
-        Unknown modality with ``method="auto"``, a method that cannot handle the case
-        (e.g. k-means on a 3D volume), or bad options.
+        Unknown modality with ``method="auto"``, or bad options.
+    MethodNotApplicable
+        (a ValueError) A forced method that cannot handle the case (e.g. k-means or GrabCut
+        on a 3D volume).
     """
     if mode not in ("paper", "baseline"):
         raise ValueError(f"mode must be 'paper' or 'baseline', got {mode!r}")
@@ -335,7 +402,7 @@ def route(case: Case, *, method: str = "auto", s=None, postprocess=None, mode: s
             case, mod, mobileunet_available=mobileunet_available, circle_limit=circle_limit)
 
     step = resolve_s(s, mod, mode=mode) if (chosen == "litemedsam" and case.is_3d) else 1
-    if step > 1:
+    if step != 1:
         reason += f", s={step}"
     pp = _postprocess_for(chosen, variant, postprocess, mode)
     return Route(chosen, reason, mod, s=step, postprocess=pp, variant=variant, details=details)

@@ -214,6 +214,11 @@ class RunSummary:
         return [r for r in self.rows if not r.ok]
 
     @property
+    def backends(self) -> dict[str, str]:
+        """LiteMedSAM backend that ran -> why (``--backend auto``: its parity verdict)."""
+        return {r.backend: r.backend_reason or "" for r in self.rows if r.backend}
+
+    @property
     def complete(self) -> bool:
         """True when every input entry was predicted (or already was) and logged."""
         return not self.errors and not self.excluded and self.log_error is None
@@ -224,6 +229,8 @@ class RunSummary:
         if self.excluded:
             s += f", {len(self.excluded)} input file(s) not usable"
         s += f" in {self.wall_seconds:.1f} s -> {self.out_dir}"
+        for backend, reason in self.backends.items():
+            s += f"\n  LiteMedSAM backend: {backend} ({reason})"
         for r in self.errors:
             s += f"\n  FAILED {r.name}: {r.error}"
         for e in self.excluded:

@@ -88,6 +88,9 @@ class CaseLog:
         Models the process had loaded after this case (1 per worker = loaded once).
     finished_unix : float or None
         ``time.time()`` when the row was made.
+    backend, backend_reason : str or None
+        LiteMedSAM cases: the backend and precision that ran (``"openvino fp32"``) and why
+        (``--backend auto``: the parity verdict it rests on); None for other methods.
     """
 
     name: str
@@ -113,6 +116,8 @@ class CaseLog:
     models_loaded: int | None = None
     finished_unix: float | None = None
     cold_seconds: float | None = None
+    backend: str | None = None
+    backend_reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -224,6 +229,9 @@ def run_case(pipeline, in_path, out_path, *, overwrite: bool = False,
             log.method, log.reason = route.get("method"), route.get("reason")
             log.methods, log.reasons = _summarize_boxes(res)
             log.seconds = res.seconds
+            if res.extra.get("backend"):  # LiteMedSAM ran: which backend, and why
+                log.backend = f"{res.extra['backend']} {res.extra.get('precision', 'fp32')}"
+                log.backend_reason = res.extra.get("backend_reason")
             t1 = time.perf_counter()
             save_prediction(out_path, res.segs, overwrite=overwrite)
             log.write_seconds = time.perf_counter() - t1

@@ -12,14 +12,19 @@ synthetic phantoms with exact ground truth (always labelled synthetic).
   phantoms).
 * :func:`write` -- challenge ``.npz`` pairs (``imgs/`` + ``gts/``) and ``MANIFEST.tsv``.
 * :func:`gallery_figure` -- one matplotlib figure with every sample, its boxes and labels.
+* :func:`fetch_cases` -- real challenge cases from the Hugging Face hub (online users);
+  :func:`find_real_cases` -- a folder of such cases for a notebook, or how to get them
+  (:mod:`classicseg.samples.fetch`).
 """
 
+from .fetch import FetchError, fetch_cases, find_real_cases
 from .real import INSTALL_HINT, SampleDataUnavailable
 from .registry import DEFAULT_SET, SampleInfo, file_name, get_info, load, write
 from .registry import list_samples as list  # noqa: A001 - the agreed API name
 
 __all__ = ["SampleInfo", "list", "get_info", "load", "write", "file_name", "gallery_figure",
-           "DEFAULT_SET", "SampleDataUnavailable", "INSTALL_HINT"]
+           "DEFAULT_SET", "SampleDataUnavailable", "INSTALL_HINT", "fetch_cases",
+           "find_real_cases", "FetchError"]
 
 
 def gallery_figure(names=None, **kwargs):

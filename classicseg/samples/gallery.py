@@ -76,11 +76,14 @@ def gallery_figure(names=None, *, hard: bool = False, columns: int = 6, panel_si
     from . import registry
 
     infos = registry.list_samples() if names is None else [registry.get_info(n) for n in names]
-    cases = []
+    cases, credits = [], {}
     for info in infos:
         if skip_missing and not info.available:
             continue
         cases.append(registry.load(info.name, hard=hard and info.synthetic))
+        if not info.synthetic:  # real images name their source and licence where shown
+            src = info.source.split(" (")[0].split(":")[0]
+            credits.setdefault(f"{src} [{info.licence.split(' (')[0].split(';')[0]}]", None)
     n = max(1, len(cases))
     cols = min(columns, n)
     rows = int(np.ceil(n / cols))
@@ -93,4 +96,9 @@ def gallery_figure(names=None, *, hard: bool = False, columns: int = 6, panel_si
     fig.suptitle("classicseg samples: boxes (yellow), ground truth (green); "
                  "synthetic = generated phantom", fontsize=10)
     fig.tight_layout()
+    if credits:
+        fig.subplots_adjust(bottom=0.03 + 0.025 * len(credits))
+        fig.text(0.01, 0.005, "Real images: " + "; ".join(credits)
+                 + ". Details and attribution: data_samples/README.md", fontsize=6,
+                 va="bottom", wrap=True)
     return fig

@@ -6,7 +6,9 @@ slow to import) are never imported. A missing package raises
 :class:`SampleDataUnavailable` saying ``pip install "classicseg[samples]"``.
 
 With ground truth: the StarDist nuclei image (125 instances) and the MNI152 template
-(lateral ventricles from its tissue-probability maps). Without ground truth (boxes drawn
+(lateral ventricles from its tissue-probability maps), and -- stored as files in the
+repository's ``data_samples/``, not derived from a package -- six HC18 fetal heads
+(:func:`bundled_case`, CC BY 4.0). Without ground truth (boxes drawn
 by us, for box-drawing demos): a fundus photograph, a phase image of a cell and an IHC
 histology image from scikit-image, and ultrasound, chest X-ray and CT images from
 pydicom-data.
@@ -16,17 +18,19 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 from pathlib import Path
 
 import numpy as np
 
-from ..io import to_uint8
+from ..io import load_case, to_uint8
 from ._common import boxes_from_labels, gray_to_rgb, make_case
 
 __all__ = ["SampleDataUnavailable", "INSTALL_HINT", "microscopy_nuclei_stardist",
            "mr_ventricles_mni152", "fundus_retina_skimage", "microscopy_cell_skimage",
            "microscopy_ihc_skimage", "us_pelvis_pydicom", "xray_chest_pydicom",
-           "ct_abdomen_pydicom"]
+           "ct_abdomen_pydicom", "DATA_SAMPLES_ENV", "data_samples_dir", "bundled_paths",
+           "bundled_case"]
 
 INSTALL_HINT = 'pip install "classicseg[samples]"'
 
@@ -156,6 +160,60 @@ def mr_ventricles_mni152(*, z_start: int = 54, n_slices: int = 20, thickness: in
                                 files=[_MNI.format(k) for k in ("t1", "gm", "wm")],
                                 crop_zyx_1mm=[[z0, z1], [int(y0), int(y1)], [int(x0), int(x1)]],
                                 gt=f"CSF probability > {threshold}, lateral ventricles"))
+
+
+# --------------------------------------------------------------------------- files in data_samples/
+
+#: Environment variable naming a folder laid out like ``data_samples/`` (``imgs/`` + ``gts/``)
+#: that holds the bundled real files, for installs without the repository.
+DATA_SAMPLES_ENV = "CLASSICSEG_DATA_SAMPLES"
+
+
+def data_samples_dir() -> Path:
+    """The folder of the bundled real files: ``$CLASSICSEG_DATA_SAMPLES``, else the
+    repository's ``data_samples/`` (next to the ``classicseg`` package of a checkout)."""
+    env = os.environ.get(DATA_SAMPLES_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "data_samples"
+
+
+def bundled_paths(file: str) -> tuple[Path, Path]:
+    """``(imgs/<file>, gts/<file>)`` in :func:`data_samples_dir`; SampleDataUnavailable if absent.
+
+    Examples
+    --------
+    >>> img, gt = bundled_paths("2DBox_US_hc18-082.npz")
+    >>> img.parent.name, gt.parent.name, img.name == gt.name
+    ('imgs', 'gts', True)
+    """
+    root = data_samples_dir()
+    paths = (root / "imgs" / file, root / "gts" / file)
+    missing = [str(q) for q in paths if not q.is_file()]
+    if missing:
+        raise SampleDataUnavailable(
+            f"{file} is a real case stored as a file in the classicseg repository's "
+            f"data_samples/ (missing: {', '.join(missing)}); use a checkout or point "
+            f"{DATA_SAMPLES_ENV} to a copy of that folder")
+    return paths
+
+
+def bundled_case(file: str):
+    """A real case stored as a challenge file pair in ``data_samples/`` (read, never derived).
+
+    The files are redistributable copies, byte for byte, of cases whose licence allows it
+    (the HC18 fetal heads: CC BY 4.0, attribution in ``data_samples/README.md``); they are
+    read with ``allow_pickle=False`` and validated like any user file.
+
+    Examples
+    --------
+    >>> c = bundled_case("2DBox_US_hc18-082.npz")
+    >>> c.modality, c.image.shape, c.n_boxes, int(c.gts.max())
+    ('US', (540, 800, 3), 1, 1)
+    """
+    img_path, gt_path = bundled_paths(file)
+    case = load_case(img_path, gt_path)
+    case.meta = _meta("bundled_case", files=[f"data_samples/imgs/{file}",
+                                             f"data_samples/gts/{file}"])
+    return case
 
 
 # --------------------------------------------------------------------------- without ground truth

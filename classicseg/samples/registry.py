@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import MODALITIES, Case, atomic_savez, atomic_write
+from . import real
 
 __all__ = ["SampleInfo", "list_samples", "get_info", "load", "write", "DEFAULT_SET",
            "MANIFEST_COLUMNS", "array_sha256", "file_name"]
@@ -41,7 +42,10 @@ class SampleInfo:
 
     ``variant`` distinguishes related samples (e.g. the microscopy channel situation or
     the annotation style); ``requires`` lists the distributions a real sample reads
-    from; ``in_data_samples`` marks the set that ``classicseg samples write`` stores by default.
+    from; ``bundled`` is the file name of a real case stored as a file in ``data_samples/``
+    (read by :func:`~classicseg.samples.real.bundled_case`, copied byte for byte by
+    :func:`write`); ``in_data_samples`` marks the set that ``classicseg samples write`` stores
+    by default.
     """
 
     name: str
@@ -57,11 +61,12 @@ class SampleInfo:
     generator: str = ""
     requires: tuple = ()
     in_data_samples: bool = False
+    bundled: str = ""
 
     @property
     def available(self) -> bool:
-        """True when every distribution in ``requires`` is installed."""
-        return all(_installed(d) for d in self.requires)
+        """True when every distribution in ``requires`` is installed (and a bundled file exists)."""
+        return all(_installed(d) for d in self.requires) and _bundled_present(self.bundled)
 
 
 def _installed(dist: str) -> bool:
@@ -71,6 +76,18 @@ def _installed(dist: str) -> bool:
         _distribution(dist)
         return True
     except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def _bundled_present(file: str) -> bool:
+    from .real import SampleDataUnavailable, bundled_paths
+
+    if not file:
+        return True
+    try:
+        bundled_paths(file)
+        return True
+    except SampleDataUnavailable:
         return False
 
 
@@ -89,6 +106,34 @@ def _real(name, modality, dims, func, has_gt, licence, source, description, teac
                       licence=licence, source=source, description=description, variant=variant,
                       teaches=teaches, generator=f"classicseg.samples.real:{func}",
                       requires=tuple(requires), in_data_samples=default)
+
+
+_HC18_LICENCE = ("CC-BY-4.0 (HC18 Grand Challenge data, van den Heuvel et al. 2018, "
+                 "doi:10.5281/zenodo.1327317; attribution and changes in data_samples/README.md)")
+#: The six HC18 cases in data_samples/ (of the 15 redistributable ones in the development
+#: set): heads from 7.5 to 46 % of the image, two with a shadowed, partly missing skull echo.
+_HC18 = {
+    "082": ("7.5 %", "smallest head, faint skull echo"),
+    "085": ("9.9 %", "small head, the one tilted ellipse (26 degrees)"),
+    "178": ("15.9 %", "clear skull ring"),
+    "355": ("24.1 %", "skull echo weak at the upper left"),
+    "640": ("32.7 %", "skull echo shadowed, missing at the upper left and right"),
+    "325": ("46.4 %", "largest head, clear skull ring"),
+}
+
+
+def _hc18(case_id, size, note):
+    file = f"2DBox_US_hc18-{case_id}.npz"
+    return SampleInfo(
+        name=f"us-hc18-{case_id}", modality="US", dims=2, synthetic=False, has_gt=True,
+        licence=_HC18_LICENCE,
+        source=(f"HC18 Grand Challenge training set (Radboud University Medical Center, "
+                f"Nijmegen): {case_id}_HC.png + {case_id}_HC_Annotation.png "
+                "(van den Heuvel et al., PLoS ONE 13(8):e0200412, 2018)"),
+        description=(f"real fetal-head ultrasound, 800 x 540, head = {size} of the image "
+                     f"({note}); label = the sonographer's ellipse outline, filled"),
+        teaches="LiteMedSAM vs an ellipse fit on real heads whose labels are ellipses",
+        generator="classicseg.samples.real:bundled_case", bundled=file, in_data_samples=True)
 
 
 _SAMPLES = (
@@ -207,12 +252,14 @@ _SAMPLES = (
           "pydicom-data: explicit_VR-UN.dcm",
           "real abdominal CT slice (one-slice 3D case), boxes on the kidneys",
           "LiteMedSAM on a real CT slice", ("pydicom", "pydicom-data")),
+    *(_hc18(k, *v) for k, v in _HC18.items()),
 )
 
 _BY_NAME = {s.name: s for s in _SAMPLES}
 
 #: Entries written by ``write(directory)`` when ``names`` is None: every synthetic phantom,
-#: the two real cases with ground truth, and the hard PET and OCT variants.
+#: the real cases with ground truth (StarDist, MNI152, six HC18 heads), and the hard PET and
+#: OCT variants.
 DEFAULT_SET = (tuple(s.name for s in _SAMPLES if s.in_data_samples)
                + ("pet-lesions:hard", "oct-cysts:hard"))
 
@@ -297,7 +344,10 @@ def load(name: str, *, seed: int = 0, hard: bool = False) -> Case:
     if not info.synthetic and (hard or seed):
         raise ValueError(f"{name!r} is a real image: it has no seed or hard variant")
     fn = _resolve(info.generator)
-    case = fn(seed=int(seed), hard=bool(hard)) if info.synthetic else fn()
+    if info.synthetic:
+        case = fn(seed=int(seed), hard=bool(hard))
+    else:
+        case = fn(info.bundled) if info.bundled else fn()
     case.name = file_name(name, hard=hard, seed=seed)[:-4]
     meta = dict(case.meta)
     meta.update(sample=info.name, synthetic=info.synthetic, source=info.source,
@@ -343,12 +393,26 @@ def _read_manifest(path: Path) -> dict[str, dict]:
     return {row["file"]: row for row in rows}
 
 
+def _manifest_row(fname, case, info, hard, s) -> dict:
+    return {
+        "file": fname, "name": case.name, "sample": info.name, "modality": info.modality,
+        "dims": str(info.dims), "synthetic": "yes" if info.synthetic else "no",
+        "has_gt": "yes" if case.gts is not None else "no",
+        "hard": "yes" if hard else "no", "seed": str(s) if info.synthetic else "",
+        "generator": info.generator, "source": info.source, "licence": info.licence,
+        "shape": "x".join(str(v) for v in case.image.shape), "n_boxes": str(case.n_boxes),
+        "sha256_imgs": array_sha256(case.image),
+        "sha256_gts": array_sha256(case.gts) if case.gts is not None else "",
+    }
+
+
 def write(directory, names=None, *, overwrite: bool = False, seed: int = 0) -> list[Path]:
     """Write samples in the challenge format and update ``directory/MANIFEST.tsv``.
 
     Image files go to ``directory/imgs/<file>.npz`` (``imgs``, ``boxes``[, ``spacing``]),
     ground truth to ``directory/gts/<file>.npz`` (``gts``[, ``spacing``]) under the same
-    name (:func:`file_name`). Files are byte-reproducible.
+    name (:func:`file_name`). Files are byte-reproducible; bundled real files
+    (``SampleInfo.bundled``) are copied byte for byte.
 
     Parameters
     ----------
@@ -394,6 +458,16 @@ def write(directory, names=None, *, overwrite: bool = False, seed: int = 0) -> l
     written = []
     for info, hard, s, fname in targets:
         case = load(info.name, seed=s, hard=hard)
+        if info.bundled:
+            # a real file is copied byte for byte, never re-encoded
+            for sub, src in zip(("imgs", "gts"), real.bundled_paths(info.bundled)):
+                data = src.read_bytes()
+                path = atomic_write(directory / sub / fname, lambda f, d=data: f.write(d),
+                                    overwrite=overwrite)
+                if sub == "imgs":
+                    written.append(path)
+            rows[fname] = _manifest_row(fname, case, info, hard, s)
+            continue
         img_arrays = {"imgs": case.image, "boxes": case.boxes}
         if case.spacing is not None:
             img_arrays["spacing"] = np.asarray(case.spacing, np.float64)
@@ -403,16 +477,7 @@ def write(directory, names=None, *, overwrite: bool = False, seed: int = 0) -> l
             if case.spacing is not None:
                 gt_arrays["spacing"] = img_arrays["spacing"]
             atomic_savez(directory / "gts" / fname, overwrite=overwrite, **gt_arrays)
-        rows[fname] = {
-            "file": fname, "name": case.name, "sample": info.name, "modality": info.modality,
-            "dims": str(info.dims), "synthetic": "yes" if info.synthetic else "no",
-            "has_gt": "yes" if case.gts is not None else "no",
-            "hard": "yes" if hard else "no", "seed": str(s) if info.synthetic else "",
-            "generator": info.generator, "source": info.source, "licence": info.licence,
-            "shape": "x".join(str(v) for v in case.image.shape), "n_boxes": str(case.n_boxes),
-            "sha256_imgs": array_sha256(case.image),
-            "sha256_gts": array_sha256(case.gts) if case.gts is not None else "",
-        }
+        rows[fname] = _manifest_row(fname, case, info, hard, s)
     text = _stdio.StringIO()
     w = csv.DictWriter(text, fieldnames=MANIFEST_COLUMNS, delimiter="\t", lineterminator="\n")
     w.writeheader()

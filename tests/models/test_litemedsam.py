@@ -57,7 +57,7 @@ def threads2():
 
 @pytest.fixture(scope="module")
 def model(threads2):
-    return LiteMedSAM.load()  # the default path: optimize=True, torch backend, CPU
+    return LiteMedSAM.load(backend="torch")  # optimize=True, eager torch, CPU
 
 
 def ref_masks(v, case):
@@ -242,7 +242,7 @@ def test_parity_2d(model, vectors, case):
 
 @pytest.mark.slow
 def test_parity_2d_unoptimized_is_bitwise(vectors, threads2):
-    plain = LiteMedSAM.load(optimize=False)
+    plain = LiteMedSAM.load(optimize=False, backend="torch")
     case = "c1_coins"
     image, boxes = vectors[f"{case}_image"], vectors[f"{case}_boxes"]
     prep = plain.preprocess(image)

@@ -50,7 +50,61 @@ def test_specialists_use_mobileunet_when_weights_exist(modality):
     assert route(_case(modality), mobileunet_available=lambda m: True).method == "mobileunet"
     r = route(_case(modality), mobileunet_available=lambda m: False)
     assert r.method == "litemedsam"
-    assert "no MobileUNet weights" in r.reason  # the fallback is recorded, not silent
+    assert "no MobileUNet trained on real" in r.reason  # the fallback is recorded, not silent
+
+
+def _install_weights(folder, modality, data):
+    import json
+
+    folder.mkdir(exist_ok=True)
+    (folder / f"mobileunet_{modality.lower()}.pt").write_bytes(b"not read by the router")
+    card = {"model": "MobileUNet", "modality": modality, "data": data, "sha256": "0" * 64}
+    (folder / f"mobileunet_{modality.lower()}.json").write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize("modality", ["Dermoscopy", "Mammography"])
+def test_phantom_trained_weights_are_never_a_default(modality, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLASSICSEG_WEIGHTS_DIR", str(tmp_path / "w"))
+    _install_weights(tmp_path / "w", modality,
+                     {"kind": "sample", "source": "dermoscopy-lesion", "synthetic": True})
+    r = route(_case(modality))
+    assert r.method == "litemedsam"
+    assert "synthetic phantoms" in r.reason and "--method mobileunet" in r.reason
+    assert route(_case(modality), method="mobileunet").method == "mobileunet"  # asked for: runs
+
+
+def test_real_trained_weights_are_the_specialist_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLASSICSEG_WEIGHTS_DIR", str(tmp_path / "w"))
+    _install_weights(tmp_path / "w", "Dermoscopy", {"kind": "directory", "source": "ph2/train",
+                                                     "synthetic": False, "n_images": 120})
+    r = route(_case("Dermoscopy"))
+    assert r.method == "mobileunet" and "120 real Dermoscopy images" in r.reason
+    assert route(_case("Mammography")).method == "litemedsam"   # per modality, not per folder
+
+
+@pytest.mark.parametrize("card", [{"modality": "Mammography", "data": {"kind": "directory",
+                                                                        "synthetic": False}},
+                                  {"modality": "Dermoscopy", "data": {"kind": "directory"}},
+                                  {"modality": "Dermoscopy"}])
+def test_cards_that_do_not_say_real_dermoscopy_are_refused(card, tmp_path, monkeypatch):
+    from classicseg.models.mobileunet.weights import trained_on_real
+
+    ok, why = trained_on_real(card, "Dermoscopy")
+    assert not ok and why
+    monkeypatch.setenv("CLASSICSEG_WEIGHTS_DIR", str(tmp_path / "w"))
+    _install_weights(tmp_path / "w", "Dermoscopy", card.get("data"))
+    if "Mammography" not in str(card):
+        assert route(_case("Dermoscopy")).method == "litemedsam"
+
+
+def test_shipped_weights_cards_say_synthetic():
+    from classicseg.models.mobileunet.weights import SHIPPED_MODALITIES, default_weights_status
+    from classicseg.pipeline.router import mobileunet_weights_available
+
+    for modality in SHIPPED_MODALITIES:
+        if mobileunet_weights_available(modality):
+            ok, why = default_weights_status(modality)
+            assert not ok and "synthetic" in why
 
 
 def test_route_uses_file_name_not_folder(tmp_path):
@@ -296,16 +350,19 @@ def _pattern_litemedsam(mask):
     torch = pytest.importorskip("torch")
     from classicseg.models.litemedsam.predictor import LiteMedSAM
 
-    class Runner:
-        name = "pattern"
+    class Runner:  # the runner protocol of classicseg.models.litemedsam.net.TorchRunner
+        name, precision = "pattern", "fp32"
         logits = torch.where(torch.from_numpy(mask), 10.0, -10.0)
+
+        def as_array(self, x):
+            return torch.as_tensor(x, dtype=torch.float32)
 
         def encode(self, x):
             return torch.zeros((x.shape[0], 256, 64, 64))
 
-        def decode(self, embedding, boxes):
+        def decode(self, embedding, boxes, batch=1):
             n = len(boxes)
-            return self.logits.expand(n, 1, 256, 256).clone(), torch.full((n, 1), 0.9)
+            return self.logits.expand(n, 256, 256).clone(), torch.full((n,), 0.9)
 
     return LiteMedSAM(None, Runner(), device=torch.device("cpu"), optimize=False,
                       weights_path="pattern")
@@ -413,9 +470,9 @@ def test_shipped_mobileunet_runs_the_logged_mode():
     pytest.importorskip("torch")
     from classicseg.methods.postprocess import apply_postprocess
     from classicseg.models.mobileunet.segmenter import MobileUNetSegmenter
-    from classicseg.pipeline.core import Models
+    from classicseg.pipeline.router import mobileunet_weights_available
 
-    if not Models().has_mobileunet("Dermoscopy"):
+    if not mobileunet_weights_available("Dermoscopy"):
         pytest.skip("no shipped Dermoscopy weights")
     yy, xx = np.mgrid[:96, :96]
     img = np.full((96, 96, 3), (200, 160, 140), np.uint8)
@@ -423,7 +480,8 @@ def test_shipped_mobileunet_runs_the_logged_mode():
     case = Case("2DBox_Dermoscopy_0001", img, np.array([[18, 14, 82, 68], [10, 60, 40, 90]]))
     raw = MobileUNetSegmenter.load("Dermoscopy").segment(img, case.boxes, postprocess="none")
     for pp in (None, "lcc"):
-        res = Pipeline(postprocess=pp).segment(case)
+        # the shipped weights are phantom-trained: they run only when asked for
+        res = Pipeline(method="mobileunet", postprocess=pp).segment(case)
         ran = res.extra["route"]["postprocess"]
         assert res.extra["route"]["method"] == "mobileunet"
         assert ran == ("full" if pp is None else pp)

@@ -179,7 +179,7 @@ def test_every_row_on_disk_has_every_column(cases, tmp_path, monkeypatch):
     keys = _log_keys(out)
     assert len(keys) == 5                                   # 3 ok, 1 bad file, 1 crashed process
     assert all(k == set(CaseLog.columns()) for k in keys)   # ok, error and cold-failure rows alike
-    assert V01_COLUMNS | {"cold_seconds"} == set(CaseLog.columns())
+    assert V01_COLUMNS | {"cold_seconds", "backend", "backend_reason"} == set(CaseLog.columns())
 
 
 def test_caselog_round_trip_and_old_logs(tmp_path):

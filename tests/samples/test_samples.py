@@ -55,8 +55,12 @@ def test_registry_fields_and_coverage():
     assert {s.modality for s in infos if s.synthetic} == set(MODALITIES)
     micro = {s.variant for s in infos if s.synthetic and s.modality == "Microscopy"}
     assert {"grayscale", "grayscale-circular", "two-channel", "rgb"} <= micro
-    assert {s.name for s in infos if not s.synthetic and s.has_gt} == {"microscopy-nuclei-stardist",
-                                                                       "mr-ventricles-mni152"}
+    hc18 = {f"us-hc18-{k}" for k in ("082", "085", "178", "325", "355", "640")}
+    assert {s.name for s in infos if not s.synthetic and s.has_gt} == {
+        "microscopy-nuclei-stardist", "mr-ventricles-mni152", *hc18}
+    # real cases stored as files: in the default set, named as in their source
+    assert {s.name for s in infos if s.bundled} == hc18
+    assert all(samples.file_name(s.name) == s.bundled for s in infos if s.bundled)
     assert [s.modality for s in samples.list(modality="OCT")] == ["OCT"]
 
 
@@ -102,7 +106,8 @@ def test_every_sample_loads_and_validates(name):
         assert np.all(case.boxes[:, 5] - case.boxes[:, 2] + 1 <= 15), case.boxes
         assert case.image.size <= 40 * 200 * 200 * 1.5
     else:
-        assert 200 <= max(case.image.shape[:2]) <= 700
+        # phantoms stay small; the bundled real HC18 images are 800 x 540 as released
+        assert 200 <= max(case.image.shape[:2]) <= (700 if info.synthetic else 800)
     if case.gts is not None:
         assert case.gts.max() == case.n_boxes
         for k, box in enumerate(case.boxes):
@@ -183,14 +188,27 @@ def test_dermoscopy_coarse_annotation_contains_the_fine_one():
     assert 1.02 < (coarse.gts > 0).sum() / (fine.gts > 0).sum() < 1.6
 
 
-def test_fetal_head_label_is_a_filled_ellipse():
+@pytest.mark.parametrize("name", ["us-fetal-head", "us-hc18-082", "us-hc18-640"])
+def test_fetal_head_label_is_a_filled_ellipse(name):
     from skimage.measure import regionprops
 
-    case = _load("us-fetal-head")
+    case = _load(name)
     p = regionprops(case.gts.astype(int))[0]
     assert p.solidity > 0.99 and p.euler_number == 1
     ellipse_area = np.pi * p.axis_major_length * p.axis_minor_length / 4
     assert abs(p.area / ellipse_area - 1) < 0.02
+
+
+def test_bundled_file_is_read_not_derived(monkeypatch, tmp_path):
+    case = _load("us-hc18-082")
+    assert case.meta["files"] == ["data_samples/imgs/2DBox_US_hc18-082.npz",
+                                  "data_samples/gts/2DBox_US_hc18-082.npz"]
+    assert "CC-BY-4.0" in case.meta["licence"] and "HC18" in case.meta["source"]
+    # an install without the repository's data_samples/: a clear error, not a crash
+    monkeypatch.setenv(real.DATA_SAMPLES_ENV, str(tmp_path))
+    assert not samples.get_info("us-hc18-082").available
+    with pytest.raises(samples.SampleDataUnavailable, match="CLASSICSEG_DATA_SAMPLES"):
+        samples.load("us-hc18-082")
 
 
 # ------------------------------------------------------------------------ writing and round trips

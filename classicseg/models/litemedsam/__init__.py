@@ -6,10 +6,13 @@ One idea per module (as in segment-anything):
 - :mod:`.net` -- the network (TinyViT + SAM prompt encoder / mask decoder) and its eager runner
 - :mod:`.tiny_vit`, :mod:`.sam_modules` -- the encoder and Meta's decoder modules
 - :mod:`.predictor` -- :class:`LiteMedSAM`, the box-prompted predictor (2D and 3D)
-- :mod:`.onnx_backend` -- the ONNX Runtime path
+- :mod:`.onnx_backend`, :mod:`.openvino_backend` -- the ONNX Runtime and OpenVINO runners
+  (torch-free once the ONNX export is cached)
+- :mod:`.backends` -- which backend ``backend="auto"`` takes, and the parity verdicts
 - :mod:`.weights` -- finding, verifying and loading ``lite_medsam.pth``
 
-Importing this package is light; torch loads when :class:`LiteMedSAM` is first used.
+Importing this package is light; torch loads only for ``backend="torch"`` or to export the
+ONNX files once.
 
 >>> from classicseg.models.litemedsam import LiteMedSAM   # doctest: +SKIP
 >>> LiteMedSAM.load().segment(image, boxes)               # doctest: +SKIP

@@ -1,4 +1,4 @@
-"""ONNX Runtime execution of LiteMedSAM (``LiteMedSAM.load(backend="onnx")``).
+"""ONNX Runtime execution of LiteMedSAM (``LiteMedSAM.load(backend="onnx")``), torch-free.
 
 The encoder (conv-BN fused) and the prompt encoder + mask decoder are exported once with
 ``torch.onnx.export`` (the TorchScript-based exporter, ``dynamo=False``) and cached as
@@ -8,26 +8,28 @@ a fixed batch of one image and one box (the exporter bakes batch sizes in; the C
 nothing from batching anyway). Files are written atomically, so an interrupted export
 never leaves a broken cache entry.
 
-ONNX Runtime's thread pool follows ``torch.get_num_threads()`` (re-read on every call),
-so ``torch.set_num_threads`` governs both backends.
+Only the export needs torch; with the files cached, :class:`OnnxRunner` runs on numpy
+arrays and this module never imports torch. The thread pool follows
+:func:`classicseg.models.device.num_threads` (re-read on every call): ``torch.set_num_threads``
+when torch is loaded, else ``$OMP_NUM_THREADS`` / ``classicseg.pipeline.threads.set_threads``.
+
+Examples
+--------
+>>> from classicseg.models.litemedsam.onnx_backend import onnx_paths
+>>> [p.name for p in onnx_paths("ab12")]
+['encoder-opset17.onnx', 'decoder-opset17.onnx']
 """
 
 from __future__ import annotations
 
-import copy
 import os
-import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
 from ..device import num_threads
-from .tiny_vit import fuse_conv_bn
 
-__all__ = ["cache_dir", "export_onnx", "OnnxRunner"]
+__all__ = ["cache_dir", "onnx_paths", "export_onnx", "OnnxRunner", "OPSET"]
 
 OPSET = 17
 ENV_CACHE = "CLASSICSEG_CACHE"
@@ -39,33 +41,21 @@ def cache_dir() -> Path:
     return Path(root).expanduser() if root else Path.home() / ".cache" / "classicseg"
 
 
-class _Decoder(nn.Module):
-    """(embedding (1, 256, 64, 64), box (1, 4)) -> (logits (1, 1, 256, 256), iou (1, 1))."""
-
-    def __init__(self, net) -> None:
-        super().__init__()
-        self.net = net
-        with torch.no_grad():
-            self.register_buffer("dense_pe", net.prompt_encoder.get_dense_pe())
-
-    def forward(self, embedding: torch.Tensor, box: torch.Tensor):
-        return self.net.decode(embedding, box, self.dense_pe)
+def model_dir(sha256: str) -> Path:
+    """The cache folder of one checkpoint: ``<cache>/litemedsam/<sha256>``."""
+    return cache_dir() / "litemedsam" / sha256
 
 
-def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str],
-            outputs: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer warnings about Python ints are expected
-            torch.onnx.export(module, args, tmp, input_names=inputs, output_names=outputs,
-                              opset_version=OPSET, dynamo=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def onnx_paths(sha256: str) -> tuple[Path, Path]:
+    """Where the encoder and decoder ONNX files of the weights ``sha256`` are cached
+    (whether or not they exist yet)."""
+    folder = model_dir(sha256)
+    return folder / f"encoder-opset{OPSET}.onnx", folder / f"decoder-opset{OPSET}.onnx"
+
+
+def onnx_cached(sha256: str) -> bool:
+    """True if both ONNX files of the weights ``sha256`` are in the cache."""
+    return all(p.is_file() for p in onnx_paths(sha256))
 
 
 def export_onnx(net, sha256: str, *, force: bool = False) -> tuple[Path, Path]:
@@ -74,46 +64,42 @@ def export_onnx(net, sha256: str, *, force: bool = False) -> tuple[Path, Path]:
     Parameters
     ----------
     net : LiteMedSAMNet
-        The loaded network (any device; a CPU copy is exported).
+        The loaded network (any device; a CPU copy is exported). Needs torch.
     sha256 : str
         SHA-256 of the weights, the cache key.
     force : bool
         Export again even if cached files exist.
     """
-    folder = cache_dir() / "litemedsam" / sha256
-    enc_path = folder / f"encoder-opset{OPSET}.onnx"
-    dec_path = folder / f"decoder-opset{OPSET}.onnx"
-    if force or not enc_path.is_file() or not dec_path.is_file():
-        cpu = copy.deepcopy(net).to("cpu").eval()
-        fuse_conv_bn(cpu.image_encoder)  # no-op when already fused
-        _export(cpu.image_encoder, (torch.zeros(1, 3, 256, 256),), enc_path, ["image"],
-                ["embedding"])
-        _export(_Decoder(cpu),
-                (torch.zeros(1, 256, 64, 64), torch.tensor([[10.0, 10.0, 100.0, 100.0]])),
-                dec_path, ["embedding", "box"], ["logits", "iou"])
+    enc_path, dec_path = onnx_paths(sha256)
+    if force or not onnx_cached(sha256):
+        from .net import export_onnx_files  # torch: only to export, once
+
+        export_onnx_files(net, enc_path, dec_path, opset=OPSET)
     return enc_path, dec_path
 
 
 class OnnxRunner:
-    """Encoder/decoder calls through ONNX Runtime sessions (CPU)."""
+    """Encoder/decoder calls through ONNX Runtime sessions (CPU), on numpy arrays.
+
+    Parameters
+    ----------
+    paths : (encoder path, decoder path)
+        The cached ONNX files (:func:`onnx_paths`).
+    """
 
     name = "onnx"
+    precision = "fp32"
 
-    def __init__(self, net, sha256: str) -> None:
+    def __init__(self, paths) -> None:
         try:
             import onnxruntime  # noqa: F401
         except ImportError as exc:
             raise ImportError("backend='onnx' needs onnxruntime: "
                               "pip install 'classicseg[onnx]'") from exc
-        self._net, self._sha256 = net, sha256
-        self.paths = export_onnx(net, sha256)
+        self.paths = tuple(Path(p) for p in paths)
         self._threads = None
         self._sessions = None
-        try:
-            self._open()
-        except Exception:  # a damaged cache entry: export again once
-            self.paths = export_onnx(net, sha256, force=True)
-            self._open()
+        self._open()
 
     def _open(self) -> None:
         import onnxruntime as ort
@@ -133,23 +119,27 @@ class OnnxRunner:
         self._threads = opts.intra_op_num_threads
 
     def _check_threads(self) -> None:
-        if num_threads() != self._threads:  # the user changed torch.set_num_threads
+        if num_threads() != self._threads:  # the thread setting changed since we opened
             self._open()
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def as_array(x) -> np.ndarray:
+        return np.asarray(x, dtype=np.float32)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
         self._check_threads()
         enc = self._sessions[0]
         # The exported graph takes one image; run a batch image by image.
-        outs = [enc.run(None, {"image": xi[None].cpu().numpy()})[0] for xi in x]
-        return torch.from_numpy(np.concatenate(outs))
+        outs = [enc.run(None, {"image": np.ascontiguousarray(xi[None])})[0] for xi in x]
+        return np.concatenate(outs)
 
-    def decode(self, embedding: torch.Tensor, boxes: torch.Tensor):
+    def decode(self, embedding: np.ndarray, boxes, batch: int = 1):
         self._check_threads()
         dec = self._sessions[1]
-        emb = embedding.cpu().numpy()
-        logits, ious = [], []
-        for box in boxes.cpu().numpy().astype(np.float32):
+        emb = np.ascontiguousarray(embedding, dtype=np.float32)
+        logits, ious = [np.zeros((0, 256, 256), np.float32)], [np.zeros((0,), np.float32)]
+        for box in np.asarray(boxes, dtype=np.float32).reshape(-1, 4):
             lo, iou = dec.run(None, {"embedding": emb, "box": box[None]})
-            logits.append(lo)
-            ious.append(iou)
-        return torch.from_numpy(np.concatenate(logits)), torch.from_numpy(np.concatenate(ious))
+            logits.append(lo[:, 0])
+            ious.append(iou[:, 0])
+        return np.concatenate(logits), np.concatenate(ious)

@@ -29,7 +29,8 @@ from pathlib import Path
 from ..checksum import WeightsError, sha256_file
 
 __all__ = ["LITEMEDSAM_SHA256", "LITEMEDSAM_BYTES", "ENV_VAR", "WeightsError",
-           "litemedsam_weights_path", "sha256_file", "load_litemedsam_state_dict"]
+           "litemedsam_weights_path", "sha256_file", "verify_litemedsam_weights",
+           "load_litemedsam_state_dict"]
 
 LITEMEDSAM_SHA256 = "79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76"
 LITEMEDSAM_BYTES = 39_370_479
@@ -86,6 +87,30 @@ def litemedsam_weights_path(weights: str | os.PathLike | None = None) -> Path:
 
 
 
+def verify_litemedsam_weights(weights: str | os.PathLike | None = None, *,
+                              sha256: str | None = LITEMEDSAM_SHA256) -> tuple[Path, str]:
+    """``(path, sha256)`` of the checkpoint, checked against the expected hash (torch-free).
+
+    The hash is the key of every cached artefact (ONNX export, parity verdicts), so a
+    backend that runs from the cache never needs torch to read the weights.
+
+    Raises
+    ------
+    WeightsError
+        Missing file, or a hash other than ``sha256`` (``None`` accepts any file).
+    """
+    path = litemedsam_weights_path(weights)
+    digest = sha256_file(path)
+    if sha256 is not None and digest != sha256.lower():
+        size = path.stat().st_size
+        raise WeightsError(
+            f"{path} is not the official LiteMedSAM checkpoint: SHA-256 {digest} "
+            f"({size:,} bytes), expected {sha256} ({LITEMEDSAM_BYTES:,} bytes). The file may be "
+            f"truncated or a different model. {_HOW_TO_GET} (Your own fine-tuned weights load "
+            "from Python only: LiteMedSAM.load(path, sha256=None).)")
+    return path, digest
+
+
 def load_litemedsam_state_dict(weights: str | os.PathLike | None = None, *,
                                sha256: str | None = LITEMEDSAM_SHA256):
     """Verified ``state_dict`` of LiteMedSAM (flat dict of 435 tensors).
@@ -107,15 +132,7 @@ def load_litemedsam_state_dict(weights: str | os.PathLike | None = None, *,
     """
     import torch  # heavy; only when weights are really loaded
 
-    path = litemedsam_weights_path(weights)
-    digest = sha256_file(path)
-    if sha256 is not None and digest != sha256.lower():
-        size = path.stat().st_size
-        raise WeightsError(
-            f"{path} is not the official LiteMedSAM checkpoint: SHA-256 {digest} "
-            f"({size:,} bytes), expected {sha256} ({LITEMEDSAM_BYTES:,} bytes). The file may be "
-            f"truncated or a different model. {_HOW_TO_GET} (Your own fine-tuned weights load "
-            "from Python only: LiteMedSAM.load(path, sha256=None).)")
+    path, digest = verify_litemedsam_weights(weights, sha256=sha256)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt archive

@@ -25,7 +25,8 @@ from pathlib import Path
 from ..checksum import WeightsError, sha256_file
 
 __all__ = ["SHIPPED_MODALITIES", "WeightsError", "WeightsNotFoundError", "weights_dir",
-           "mobileunet_weights_path", "resolve_weights", "sha256_file", "read_verified_card"]
+           "mobileunet_weights_path", "resolve_weights", "sha256_file", "read_verified_card",
+           "trained_on_real", "default_weights_status"]
 
 #: Modalities with shipped (synthetic-phantom) MobileUNet weights.
 SHIPPED_MODALITIES = ("Dermoscopy", "Mammography", "OCT")
@@ -96,3 +97,58 @@ def read_verified_card(pt, card_path) -> dict:
         raise WeightsError(f"{pt}: SHA-256 {actual} does not match its model card ({expected}); "
                            "the file is corrupt, half-written or replaced")
     return card
+
+
+def trained_on_real(card: dict, modality: str) -> tuple[bool, str]:
+    """Whether a model card says its network was trained on **real** images of ``modality``.
+
+    Only such weights may be a default on a user's images (docs/real-data.md): the card's
+    ``modality`` must match and its ``data`` must name a folder of files whose manifest does
+    not flag them synthetic (``data.kind == "directory"``, ``data.synthetic`` is False).
+    A card that says nothing about its data counts as synthetic -- the safe answer.
+
+    Returns
+    -------
+    (bool, str)
+        The verdict and a short reason (recorded by the router).
+
+    Examples
+    --------
+    >>> trained_on_real({"modality": "Dermoscopy", "data": {"kind": "sample", "synthetic": True,
+    ...                  "source": "dermoscopy-lesion"}}, "Dermoscopy")
+    (False, 'trained on synthetic phantoms (dermoscopy-lesion)')
+    >>> trained_on_real({"modality": "Dermoscopy", "data": {"kind": "directory",
+    ...                  "synthetic": False, "n_images": 120}}, "Dermoscopy")[0]
+    True
+    """
+    if not isinstance(card, dict):
+        return False, "model card is not a JSON object"
+    if str(card.get("modality", "")).lower() != str(modality).lower():
+        return False, f"model card is for {card.get('modality')!r}, not {modality}"
+    data = card.get("data")
+    if not isinstance(data, dict) or data.get("synthetic") is not False:
+        src = data.get("source", "unknown data") if isinstance(data, dict) else "unknown data"
+        return False, f"trained on synthetic phantoms ({src})"
+    if data.get("kind") != "directory":
+        return False, f"training data of kind {data.get('kind')!r} is not a folder of real images"
+    n = data.get("n_images", "?")
+    return True, f"trained on {n} real {modality} images ({data.get('source')})"
+
+
+def default_weights_status(modality: str) -> tuple[bool, str]:
+    """``(usable as the router's default, why)`` for the installed MobileUNet of ``modality``.
+
+    Reads the model card only (no torch, no hashing: :func:`read_verified_card` checks the
+    hash when the weights are really loaded).
+    """
+    try:
+        pt = mobileunet_weights_path(modality)
+    except WeightsError:
+        return False, f"no MobileUNet weights for {modality} are installed"
+    card = pt.with_suffix(".json")
+    try:
+        data = json.loads(card.read_text())
+    except (OSError, ValueError):
+        return False, f"{card.name}: model card missing or unreadable"
+    ok, why = trained_on_real(data, modality)
+    return ok, f"{pt.name}: {why}"
