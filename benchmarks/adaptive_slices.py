@@ -44,7 +44,7 @@ VARIANTS = (("masks", "interpolated", "ends"), ("masks", "nearest", "halves"),
 
 
 def plans():
-    from classicseg.models.litemedsam.slice_plan import SlicePlan
+    from classicseg.models.litemedsam.slice_selection import SlicePlan
 
     out = [SlicePlan(s=s) for s in UNIFORM_S]
     out += [SlicePlan("adaptive", s=s, criterion=c, prompt=p, seed=d)
@@ -138,7 +138,7 @@ def oracle(words) -> list[dict]:
     shape-interpolated (``fill_slices``). Per plan: passes summed over boxes, mean box Dice."""
     from classicseg.methods.interpolation import fill_slices
     from classicseg.metrics import dice
-    from classicseg.models.litemedsam.slice_plan import adaptive_walk
+    from classicseg.models.litemedsam.slice_selection import adaptive_walk
 
     rows = []
     for case in cases(words):
@@ -166,7 +166,7 @@ def oracle(words) -> list[dict]:
 
 def summarize(data: dict) -> dict:
     """Mean passes / DSC / NSD per plan over the cases (``rows``), and the dominance verdict."""
-    from classicseg.models.litemedsam.slice_plan import SlicePlan
+    from classicseg.models.litemedsam.slice_selection import SlicePlan
 
     rows, names = data["runs"], data["cases"]
     by_plan: dict[str, list] = {}

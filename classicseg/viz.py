@@ -31,7 +31,7 @@ import numpy as np
 __all__ = [
     "overlay", "side_by_side", "histogram_split", "threshold_panel", "failure_gallery",
     "bar_by_modality", "time_vs_dice", "label_colours", "default_slice", "figure_png",
-    "robustness_figure",
+    "robustness_figure", "method_heatmap", "pareto_figure",
 ]
 
 SYNTHETIC_TAG = "(synthetic)"
@@ -697,10 +697,182 @@ def robustness_figure(rows, *, metric: str = "dsc", title=None, synthetic=False)
     return fig
 
 
+def _panels(rows, panel):
+    """``[(panel value or None, its rows)]`` in first-seen order."""
+    if panel is None:
+        return [(None, rows)]
+    for r in rows:
+        if panel not in r:
+            raise ValueError(f"table has no column {panel!r} (columns: {sorted(r)})")
+    keys = list(dict.fromkeys(r[panel] for r in rows))
+    return [(k, [r for r in rows if r[panel] == k]) for k in keys]
+
+
+def method_heatmap(table, *, metric: str = "dsc", row: str = "method", col: str = "modality",
+                   panel: str | None = None, title=None, synthetic=False, cmap: str = "viridis"):
+    """Annotated heat map of mean ``metric``: one row per method, one column per modality.
+
+    Parameters
+    ----------
+    table : DataFrame, list of dict or dict of columns
+        One row per case and method (or already one mean per method and modality); rows with
+        the same ``row``, ``col`` (and ``panel``) are averaged, NaN ignored.
+    metric, row, col : str
+        Column names: the value, the heat map's rows and its columns.
+    panel : str, optional
+        A column that splits the table into side-by-side panels (e.g. ``"group"``:
+        synthetic vs real cases), each with its own columns and the same rows.
+    title : str, optional
+        Figure title; "(synthetic)" is added when ``synthetic``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per panel; each cell is annotated with its value, a method that did not run
+        on a modality is an empty cell.
+
+    Examples
+    --------
+    >>> t = {"modality": ["US", "US", "CT", "CT"], "method": ["a", "b", "a", "b"],
+    ...      "dsc": [.9, .8, .7, .6]}
+    >>> ax = method_heatmap(t).axes[0]
+    >>> ax.images[0].get_array().shape, len(ax.texts), ax.get_xlabel(), ax.get_ylabel()
+    ((2, 2), 4, 'modality', 'method')
+    """
+    rows = _records(table)
+    if not rows:
+        raise ValueError("method_heatmap: table is empty")
+    panels = _panels(rows, panel)
+    names = list(dict.fromkeys(r[row] for r in rows if row in r))
+    cells = [(p, _group_mean(pr, row, col, metric)) for p, pr in panels]
+    width = sum(max(len(cols), 1) for _, (_, cols, _) in cells)
+    fig = _new_figure((1.6 + 0.75 * width + 1.2 * len(panels), 1.2 + 0.32 * len(names)))
+    axes = fig.subplots(1, len(panels), squeeze=False,
+                        width_ratios=[max(len(c[1][1]), 1) for c in cells])[0]
+    bounded = metric.lower() in ("dsc", "dice", "nsd")
+    for k, (ax, (p, (_, cols, acc))) in enumerate(zip(axes, cells)):
+        grid = np.full((len(names), len(cols)), np.nan)
+        for i, m in enumerate(names):
+            for j, c in enumerate(cols):
+                if acc.get((m, c)):
+                    grid[i, j] = np.mean(acc[(m, c)])
+        ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, aspect="auto",
+                  vmin=0 if bounded else None, vmax=1 if bounded else None)
+        hi = np.nanmax(grid) if np.isfinite(grid).any() else 0.0
+        for (i, j), v in np.ndenumerate(grid):
+            if np.isfinite(v):  # dark text on the light (high) end of the colour map
+                light = v > (0.6 if bounded else 0.6 * hi)
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                        color="black" if light else "white")
+        ax.set_xticks(range(len(cols)), [str(c) for c in cols], rotation=40, ha="right",
+                      fontsize=8)
+        ax.set_yticks(range(len(names)), [str(m) for m in names] if k == 0 else [],
+                      fontsize=8)
+        ax.set_xlabel(col)
+        if k == 0:
+            ax.set_ylabel(row)
+        if p is not None:
+            ax.set_title(f"{p} cases" if panel == "group" else str(p), fontsize=10)
+    fig.suptitle(_tag(title if title is not None else f"mean {metric} by {row} and {col}",
+                      synthetic), fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _macro_mean(rows, key, by):
+    """Mean of ``key`` over ``rows``; with ``by``, the mean of the per-``by`` means (every
+    modality counts once, as in the paper's tables)."""
+    groups: dict = {}
+    for r in rows:
+        v = r.get(key)
+        if v is not None and not math.isnan(float(v)):
+            groups.setdefault(r.get(by) if by else None, []).append(float(v))
+    means = [float(np.mean(v)) for v in groups.values()]
+    return float(np.mean(means)) if means else math.nan
+
+
+def pareto_figure(rows, *, time: str = "seconds_per_box", metric: str = "dsc",
+                  hue: str = "method", by: str | None = "modality", panel: str | None = None,
+                  title=None, synthetic=False):
+    """Time vs quality, one point per method, the Pareto front (no faster *and* better method)
+    as a dashed line.
+
+    Parameters
+    ----------
+    rows : DataFrame, list of dict or dict of columns
+        One row per case and method with ``time`` (seconds per box), ``metric`` and ``hue``.
+    by : str or None
+        Average within each value of this column first (default ``"modality"``: every modality
+        weighs the same, whatever its number of cases); None: plain mean over rows.
+    panel : str, optional
+        A column that splits the rows into side-by-side panels (e.g. synthetic vs real).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per panel, log time axis; one scatter point per method (labelled), one line
+        through the front.
+
+    Examples
+    --------
+    >>> t = [{"method": "a", "seconds_per_box": 0.01, "dsc": 0.8, "modality": "US"},
+    ...      {"method": "b", "seconds_per_box": 1.2, "dsc": 0.9, "modality": "US"},
+    ...      {"method": "c", "seconds_per_box": 2.0, "dsc": 0.5, "modality": "US"}]
+    >>> ax = pareto_figure(t).axes[0]
+    >>> len(ax.collections), [len(x) for x in ax.lines[0].get_data()], ax.get_xscale()
+    (3, [2, 2], 'log')
+    """
+    rows = _records(rows)
+    if not rows:
+        raise ValueError("pareto_figure: rows is empty")
+    for r in rows:
+        for key in (time, metric, hue):
+            if key not in r:
+                raise ValueError(f"rows have no column {key!r} (columns: {sorted(r)})")
+    from matplotlib import colormaps
+
+    cols = colormaps["tab20"].colors
+    methods = list(dict.fromkeys(r[hue] for r in rows))
+    panels = _panels(rows, panel)
+    fig = _new_figure((5.0 * len(panels) + 0.4, 4.0))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (p, pr) in zip(axes, panels):
+        pts = []
+        for j, m in enumerate(methods):
+            mine = [r for r in pr if r[hue] == m]
+            t, d = _macro_mean(mine, time, by), _macro_mean(mine, metric, by)
+            if mine and np.isfinite(t) and np.isfinite(d) and t > 0:
+                pts.append((t, d, m))
+                ax.scatter([t], [d], s=30, color=cols[j % 20], edgecolors="black",
+                           linewidths=0.5, zorder=3, label=str(m))
+                ax.annotate(str(m), (t, d), xytext=(3, 3), textcoords="offset points",
+                            fontsize=7)
+        front, best = [], -math.inf
+        for t, d, _ in sorted(pts):  # fastest first: on the front if better than all faster
+            if d > best:
+                front.append((t, d))
+                best = d
+        if front:
+            ax.plot(*zip(*front), ls="--", color="grey", lw=1, zorder=2)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{time.replace('_', ' ')} (log)")
+        ax.set_ylabel(f"mean {metric}" + (f" over {by}" if by else ""))
+        if metric.lower() in ("dsc", "dice", "nsd"):
+            ax.set_ylim(0, 1.05)
+        if p is not None:
+            ax.set_title(f"{p} cases" if panel == "group" else str(p), fontsize=10)
+    fig.suptitle(_tag(title if title is not None else f"{time} vs {metric}", synthetic),
+                 fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def comparison_figures(fig_dir, result, worst_cases=()) -> list:
     """The figures of a ``classicseg compare`` report, saved as PNG under ``fig_dir``.
 
-    DSC and NSD per modality (bars), warm time vs DSC per case, and each of ``worst_cases``
+    DSC and NSD per modality (bars), warm time vs DSC per case, with more than two pipelines
+    (``--methods``) the method x modality heat map (:func:`method_heatmap`) and the seconds
+    per box vs DSC Pareto plot (:func:`pareto_figure`), and each of ``worst_cases``
     (:class:`classicseg.evaluation.compare.WorstCase`) side by side. ``result`` is the
     :class:`~classicseg.evaluation.compare.CompareResult`; its ``per_case`` rows are drawn as
     they are. Returns the paths written.
@@ -728,6 +900,14 @@ def comparison_figures(fig_dir, result, worst_cases=()) -> list:
     if timed:
         save(time_vs_dice(timed, time="seconds", metric="dsc", hue="pipeline",
                           title=f"warm time vs DSC per case{tag}"), "time_vs_dice.png")
+    if len({c["pipeline"] for c in table}) > 2:  # --methods: the toolbox view of the run
+        save(method_heatmap(table, row="pipeline", title=f"mean DSC per modality{tag}"),
+             "method_heatmap.png")
+        per_box = [{**c, "seconds_per_box": c["seconds"] / c["n_boxes"]} for c in timed
+                   if c.get("n_boxes")]
+        if per_box:
+            save(pareto_figure(per_box, hue="pipeline", title=f"seconds per box vs DSC{tag}"),
+                 "pareto.png")
     for w in worst_cases:
         save(side_by_side(w.image, w.gt, w.results, boxes=w.boxes, scores=w.scores,
                           times=w.times, synthetic=w.synthetic,

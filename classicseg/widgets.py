@@ -5,6 +5,8 @@
   interactive matplotlib canvas with a ``RectangleSelector`` (fallback).
 * :class:`InteractiveComparison` -- a BoxSelector plus a side-by-side figure (image + box, ground
   truth, each method) with Dice / NSD / time under each panel, recomputed when the box changes.
+* :class:`ToolboxComparison` -- the same with a method picker and sliders that loosen, tighten
+  and jitter the drawn box before the methods see it.
 * :class:`FailureGallery` -- browse the cases where two methods disagree most.
 
 Every widget starts with a sensible box and computes at construction, so notebooks run headless
@@ -43,8 +45,9 @@ from .io import Case, to_uint8
 from .validation import InvalidInputError, check_boxes
 
 __all__ = [
-    "BoxSelector", "InteractiveComparison", "FailureGallery", "image_png", "widget_to_box",
-    "box_to_widget", "extents_to_box", "box_to_extents", "default_box", "target_label",
+    "BoxSelector", "InteractiveComparison", "ToolboxComparison", "FailureGallery", "image_png",
+    "widget_to_box", "box_to_widget", "extents_to_box", "box_to_extents", "default_box",
+    "target_label",
 ]
 
 BACKENDS = ("auto", "bbox", "ipympl")
@@ -613,8 +616,11 @@ class InteractiveComparison:
         self.label = target_label(gts, box) if gts is not None else 0
         # The drawn box as a one-box case whose ground truth is the object it selects.
         target = None if gts is None else (gts == self.label).astype(np.uint8)
-        one_box = replace(case, boxes=np.asarray(box, np.int64)[None], gts=target)
-        rows = score_methods(one_box, self.methods, flavour=self.flavour, catch=not raise_errors)
+        # the box the methods get: the drawn one here; ToolboxComparison perturbs it
+        self.prompt_box = self._prompt(np.asarray(box, np.int64))
+        one_box = replace(case, boxes=self.prompt_box[None], gts=target)
+        rows = score_methods(one_box, self._active_methods(), flavour=self.flavour,
+                             catch=not raise_errors)
         self.last = {r.method: r for r in rows}
         self.results = {r.method: r.result for r in rows if r.ok}
         self.n_updates += 1
@@ -631,7 +637,7 @@ class InteractiveComparison:
         ran = {k: r for k, r in self.last.items() if r.ok}
         scores = ran if case.gts is not None else {}
         times = {k: r.seconds for k, r in ran.items()}
-        fig = viz.side_by_side(case.image, gt_show, self.results, boxes=self.selector.box[None],
+        fig = viz.side_by_side(case.image, gt_show, self.results, boxes=self.prompt_box[None],
                                scores=scores, times=times, slice_index=self.selector.slice_index,
                                synthetic=case.synthetic, title=case.name)
         self.figure = fig
@@ -653,8 +659,154 @@ class InteractiveComparison:
             "<table><tr><th>method</th><th>Dice</th><th>NSD</th><th>seconds</th></tr>"
             + "".join(rows) + "</table></div>")
 
+    def _prompt(self, box: np.ndarray) -> np.ndarray:
+        """The box the methods run on, from the drawn ``box`` (here: unchanged)."""
+        return box
+
+    def _active_methods(self) -> dict:
+        """The methods that run now (here: all)."""
+        return self.methods
+
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+class ToolboxComparison(InteractiveComparison):
+    """:class:`InteractiveComparison` with a method picker and box-perturbation sliders.
+
+    The drawn box is what the user meant; the methods run on it *perturbed* as a sloppier
+    user would draw it (:class:`~classicseg.boxes.BoxPerturbation`: scaled about its centre,
+    then every side jittered, with a fixed seed), and are scored against the object the drawn
+    box selects. Moving a slider (or setting :attr:`scale` / :attr:`jitter`) re-runs the
+    picked methods, so one sees which methods care about the box.
+
+    Parameters
+    ----------
+    case, methods
+        As for :class:`InteractiveComparison`.
+    selected : iterable of str, optional
+        Names of ``methods`` that run first (default: all).
+    scale : float in [0.5, 2]
+        Box size factor (> 1 loosens, < 1 tightens).
+    jitter : int in [0, 40]
+        Every side moves by up to ± ``jitter`` px.
+    seed : int >= 0
+        Seed of the jitter (the same box for the same settings).
+    **kwargs
+        :class:`InteractiveComparison` keywords (``box``, ``backend``, ``flavour``, ...).
+
+    Attributes
+    ----------
+    prompt_box : ndarray
+        The perturbed box the methods ran on (drawn in the figure's first panel).
+    selected : tuple of str
+        The picked methods; setting it is like clicking the picker.
+    scale, jitter : float, int
+        Setting them is like moving the sliders.
+
+    Examples
+    --------
+    >>> from classicseg.boxes import box_mask
+    >>> from classicseg.io import Case
+    >>> gt = np.zeros((40, 40), np.uint8); gt[10:30, 10:30] = 1
+    >>> case = Case("2DBox_US_toy", np.zeros((40, 40, 3), np.uint8), np.array([[10, 10, 29, 29]]),
+    ...             gts=gt)
+    >>> fill = lambda im, b: box_mask(im.shape[:2], b[0])   # a baseline: fill the box
+    >>> cmp = ToolboxComparison(case, {"fill": fill}, backend="bbox")
+    >>> round(cmp.last["fill"].dsc, 3)
+    1.0
+    >>> cmp.scale = 1.5                                   # 5 px looser on every side
+    >>> cmp.prompt_box.tolist(), round(cmp.last["fill"].dsc, 3), cmp.n_updates
+    ([5, 5, 34, 34], 0.615, 2)
+    """
+
+    _SCALE = (0.5, 2.0)
+    _JITTER = (0, 40)
+
+    def __init__(self, case: Case, methods: Mapping[str, Callable], *, selected=None,
+                 scale: float = 1.0, jitter: int = 0, seed: int = 0, **kwargs):
+        import ipywidgets as W
+
+        from .boxes import BoxPerturbation
+
+        names = list(methods) if isinstance(methods, Mapping) else []
+        self._selected = self._check_selected(names if selected is None else selected, names)
+        self._perturbation = BoxPerturbation(jitter=jitter, scale=scale, seed=seed)
+        self._check_range("scale", self._perturbation.scale, self._SCALE)
+        self._check_range("jitter", self._perturbation.jitter, self._JITTER)
+        self.picker = W.SelectMultiple(options=names, value=self._selected,
+                                       description="methods", rows=min(len(names), 8))
+        self.scale_slider = W.FloatSlider(value=self._perturbation.scale, min=self._SCALE[0],
+                                          max=self._SCALE[1], step=0.05, description="box scale")
+        self.jitter_slider = W.IntSlider(value=self._perturbation.jitter, min=self._JITTER[0],
+                                         max=self._JITTER[1], description="jitter (px)")
+        super().__init__(case, methods, **kwargs)
+        self.widget = W.VBox([W.HBox([self.picker, W.VBox([self.scale_slider,
+                                                           self.jitter_slider])]),
+                              *self.widget.children])
+        self.picker.observe(self._on_picker, names="value")
+        self.scale_slider.observe(self._on_slider, names="value")
+        self.jitter_slider.observe(self._on_slider, names="value")
+
+    @staticmethod
+    def _check_selected(selected, names) -> tuple:
+        chosen = (selected,) if isinstance(selected, str) else tuple(selected)
+        if not chosen or any(n not in names for n in chosen):
+            raise ValueError(f"selected must name one or more of {names}, got {list(chosen)}")
+        return chosen
+
+    @staticmethod
+    def _check_range(name: str, value, bounds) -> None:
+        if not bounds[0] <= value <= bounds[1]:
+            raise InvalidInputError(f"{name} must be in [{bounds[0]}, {bounds[1]}], got {value}")
+
+    @property
+    def selected(self) -> tuple:
+        return self._selected
+
+    @selected.setter
+    def selected(self, value) -> None:
+        self.picker.value = self._check_selected(value, list(self.methods))
+
+    @property
+    def scale(self) -> float:
+        return self._perturbation.scale
+
+    @scale.setter
+    def scale(self, value) -> None:
+        self._check_range("scale", float(value), self._SCALE)
+        self.scale_slider.value = float(value)
+
+    @property
+    def jitter(self) -> int:
+        return self._perturbation.jitter
+
+    @jitter.setter
+    def jitter(self, value) -> None:
+        from .boxes import BoxPerturbation
+
+        self._check_range("jitter", BoxPerturbation(jitter=value).jitter, self._JITTER)
+        self.jitter_slider.value = int(value)
+
+    def _prompt(self, box: np.ndarray) -> np.ndarray:
+        return self._perturbation.apply(box[None], self.case.spatial_shape,
+                                        name=self.case.name)[0]
+
+    def _active_methods(self) -> dict:
+        return {k: self.methods[k] for k in self._selected}
+
+    def _on_picker(self, change) -> None:
+        if not change["new"]:  # nothing picked: keep the last figure
+            return
+        self._selected = tuple(change["new"])
+        self._compute(self.selector.box)
+
+    def _on_slider(self, _change) -> None:
+        from dataclasses import replace
+
+        self._perturbation = replace(self._perturbation, scale=float(self.scale_slider.value),
+                                     jitter=int(self.jitter_slider.value))
+        self._compute(self.selector.box)
 
 
 # --------------------------------------------------------------------------- failure gallery

@@ -172,7 +172,7 @@ assert len(seen) == 1
 # | CT, MR | LiteMedSAM on every *s*-th slice (*s* = 3) + shape-based interpolation |
 # | PET, OCT | generalized histogram threshold (GHT) |
 # | US, X-Ray, Fundus, Endoscopy | LiteMedSAM |
-# | Dermoscopy, Mammography | MobileUNet (a small trained specialist) |
+# | Dermoscopy, Mammography | MobileUNet (a small trained specialist) — here only with weights trained on *real* images; the shipped ones learnt phantoms, so LiteMedSAM runs instead |
 # | Microscopy | RGB → LiteMedSAM; two-channel → mean-intensity threshold; grayscale → k-means, unless > 35 % of boxes hold a circle → LiteMedSAM |
 #
 # `route(case)` makes that decision (and says why) without running anything. Here it is on one
@@ -196,8 +196,8 @@ for _, r in routes.iterrows():
         assert r.method == expected[r.modality], r
     if r.modality in ("CT", "MR"):
         assert r.s == 3
-    if r.modality in ("Dermoscopy", "Mammography"):  # MobileUNet when its weights are installed
-        assert r.method in ("mobileunet", "litemedsam")
+    if r.modality in ("Dermoscopy", "Mammography"):  # the shipped MobileUNets learnt phantoms:
+        assert r.method == "litemedsam" and "synthetic" in r.reason   # never a default
     if r.modality == "Microscopy":
         assert r.method in ("kmeans", "threshold", "litemedsam")
 

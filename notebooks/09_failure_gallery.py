@@ -265,6 +265,19 @@ assert half.flagged / len(iou_table) > 0.5
 assert len(worst) >= 2 and worst.iou_pred.max() < 0.5   # the near-empty masks ARE flagged ...
 assert len(silent) >= 10                                # ... the systematic ones are not
 
+# %% [markdown]
+# The same question without choosing a threshold: scikit-learn's ROC AUC (0.5 = the predicted
+# IoU ranks failures no better than chance) and average precision (chance level = the failure
+# rate) of "low predicted IoU means failure".
+
+# %%
+quality = failures.flag_quality(iou_table.iou_pred, iou_table["real Dice"], fail_below=0.5)
+print(f"ROC AUC {quality['roc_auc']:.2f}; average precision {quality['average_precision']:.2f} "
+      f"(chance: {quality['prevalence']:.2f})")
+assert quality["failures"] == n_fail
+assert quality["roc_auc"] < 0.6                                      # no better than chance
+assert quality["average_precision"] < quality["prevalence"] + 0.1   # ... at any threshold
+
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 3.5))
 ax.plot(curve.threshold, curve.recall, label="failures caught (recall)")

@@ -254,3 +254,77 @@ def test_figure_png_is_a_png():
     img, gt, boxes = _image_gt()
     png = viz.figure_png(viz.side_by_side(img, gt, {}, boxes=boxes))
     assert png[:4] == b"\x89PNG"
+
+
+def _toolbox_rows():
+    """Two panels (synthetic, real), three methods; grabcut never ran on real XRay."""
+    rows = []
+    for group, mods in (("synthetic", ("US", "OCT")), ("real", ("US", "XRay"))):
+        for mod in mods:
+            for method, dsc, t in (("litemedsam", 0.9, 0.5), ("grabcut", 0.7, 0.05),
+                                   ("flood", 0.3, 0.001)):
+                if group == "real" and mod == "XRay" and method == "grabcut":
+                    continue
+                for k in range(2):  # two cases: the cell is their mean
+                    rows.append({"group": group, "modality": mod, "method": method,
+                                 "dsc": dsc + 0.02 * k, "seconds_per_box": t})
+    return rows
+
+
+def test_method_heatmap_cells_panels_and_labels():
+    fig = viz.method_heatmap(_toolbox_rows(), panel="group", synthetic=True)
+    assert len(fig.axes) == 2 and "(synthetic)" in fig._suptitle.get_text()
+    syn, real = fig.axes
+    assert [ax.get_title() for ax in fig.axes] == ["synthetic cases", "real cases"]
+    assert syn.get_ylabel() == "method" and syn.get_xlabel() == "modality"
+    assert [t.get_text() for t in syn.get_yticklabels()] == ["litemedsam", "grabcut", "flood"]
+    assert [t.get_text() for t in real.get_xticklabels()] == ["US", "XRay"]
+    grid = real.images[0].get_array()
+    assert grid.shape == (3, 2)
+    np.testing.assert_allclose(grid[0], [0.91, 0.91])
+    assert np.ma.is_masked(grid[1, 1])  # grabcut did not run on real XRay: an empty cell
+    assert len(syn.texts) == 6 and len(real.texts) == 5
+    assert real.texts[0].get_text() == "0.91"
+    with pytest.raises(ValueError, match="column 'group'"):
+        viz.method_heatmap([{"method": "a", "modality": "US", "dsc": 1.0}], panel="group")
+    with pytest.raises(ValueError, match="empty"):
+        viz.method_heatmap([])
+
+
+def test_pareto_figure_points_front_and_log_time():
+    fig = viz.pareto_figure(_toolbox_rows(), panel="group")
+    assert len(fig.axes) == 2
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "seconds per box (log)"
+    assert ax.get_ylabel() == "mean dsc over modality"
+    assert len(ax.collections) == 3  # one point per method
+    xs = sorted(float(c.get_offsets()[0, 0]) for c in ax.collections)
+    np.testing.assert_allclose(xs, [0.001, 0.05, 0.5])
+    # every method is faster-but-worse than the next: all three on the front
+    fx, fy = ax.lines[0].get_data()
+    np.testing.assert_allclose(fy, [0.31, 0.71, 0.91])
+    slow_and_bad = _toolbox_rows() + [{"group": "real", "modality": "US", "method": "slow",
+                                       "dsc": 0.1, "seconds_per_box": 9.0}]
+    real = viz.pareto_figure(slow_and_bad, panel="group").axes[1]
+    assert len(real.collections) == 4 and len(real.lines[0].get_data()[0]) == 3
+    with pytest.raises(ValueError, match="column 'seconds_per_box'"):
+        viz.pareto_figure([{"method": "a", "dsc": 1.0}])
+
+
+def test_comparison_figures_add_heatmap_and_pareto_beyond_two_pipelines(tmp_path):
+    from types import SimpleNamespace
+
+    def case(pipeline, name, mod, dsc, seconds=0.2, n_boxes=2):
+        return {"pipeline": pipeline, "name": name, "modality": mod, "dsc": dsc, "nsd": dsc,
+                "seconds": seconds, "n_boxes": n_boxes, "synthetic": True}
+
+    two = [case(p, n, m, d) for p, d in (("baseline", 0.8), ("paper", 0.9))
+           for n, m in (("a", "US"), ("b", "OCT"))]
+    names = {p.name for p in viz.comparison_figures(tmp_path / "two", SimpleNamespace(
+        per_case=two))}
+    assert "method_heatmap.png" not in names and "time_vs_dice.png" in names
+    three = two + [case("grabcut", n, m, 0.5, seconds=0.02) for n, m in (("a", "US"),
+                                                                        ("b", "OCT"))]
+    written = viz.comparison_figures(tmp_path / "three", SimpleNamespace(per_case=three))
+    assert {"method_heatmap.png", "pareto.png"} <= {p.name for p in written}
+    assert all(p.is_file() for p in written)

@@ -40,7 +40,7 @@ from ..metrics import dice, score_case
 from ..result import SegmentationResult
 
 __all__ = ["GalleryRow", "case_row", "box_rows", "gap_rows", "rank_by_gap", "split_winners",
-           "flag_failures", "flag_curve", "spearman", "model_passes"]
+           "flag_failures", "flag_curve", "flag_quality", "spearman", "model_passes"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -396,6 +396,34 @@ def flag_curve(iou_pred, dice_values, *, fail_below: float = 0.5, thresholds=Non
     return [flag_failures(x, y, threshold=float(t), fail_below=fail_below) for t in thresholds]
 
 
+def flag_quality(iou_pred, dice_values, *, fail_below: float = 0.5) -> dict:
+    """How well the predicted IoU ranks failures, threshold-free (scikit-learn's metrics).
+
+    A low predicted IoU should mean a failure (Dice < ``fail_below``), so the score of
+    "failure" is ``-iou_pred``. Returns ``roc_auc`` (0.5 = no better than chance, 1 = every
+    failure ranked below every success), ``average_precision`` (area under the precision-recall
+    curve; chance = the failure rate), ``prevalence``, ``n`` and ``failures``. NaN scores when
+    every box fails or none does.
+
+    Examples
+    --------
+    >>> q = flag_quality([0.9, 0.95, 0.6, 0.85], [0.9, 0.3, 0.2, 0.95])
+    >>> q["roc_auc"], q["prevalence"]
+    (0.5, 0.5)
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    x, y = _pairs(iou_pred, dice_values)
+    fail = y < fail_below
+    out = {"n": int(x.size), "failures": int(fail.sum()),
+           "prevalence": float(fail.mean()) if x.size else math.nan,
+           "roc_auc": math.nan, "average_precision": math.nan}
+    if 0 < fail.sum() < x.size:
+        out["roc_auc"] = float(roc_auc_score(fail, -x))
+        out["average_precision"] = float(average_precision_score(fail, -x))
+    return out
+
+
 def spearman(x, y) -> float:
     """Spearman rank correlation of two equally long samples (pairs with a NaN dropped).
 
@@ -463,7 +491,7 @@ def model_passes(case: Case, route, *, grid: str = "box", crop: bool = False) ->
         return {"encoder_passes": n if crop else 1, "decoder_calls": n}
     if not isinstance(route.s, int):  # adaptive: slices depend on the predictions; count the
         # passes its budget allows per box (an upper bound: it may stop early)
-        from ..models.litemedsam.slice_plan import parse_slice_plan
+        from ..models.litemedsam.slice_selection import parse_slice_plan
 
         plan = parse_slice_plan(route.s)
         calls = sum(plan.budget_for(z0, z1)

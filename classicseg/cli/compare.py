@@ -9,7 +9,8 @@ the same), 2 a usage or input error. Examples::
     classicseg compare data_samples/                  # imgs/ + gts/ inside one folder
     classicseg compare imgs/ gts/ --out reports/val --workers 4
     classicseg compare data_samples/ --methods kmeans ght --cold --overwrite
-    classicseg compare data_samples/ --methods all    # + every classical method
+    classicseg compare data_samples/ --methods all    # + every classical method, heat map,
+                                                      # Pareto plot (time per box vs DSC)
     classicseg compare data_samples/ --box-jitter 5 --box-scale 1.2 --out reports/loose
 
 Top-level imports are light (no torch, no dask).

@@ -74,7 +74,7 @@ def _slice_step(value: str):
     """``--s`` value: a positive integer, ``adaptive`` or ``adaptive:S`` (adaptive slices with
     the pass budget of uniform S; docs/algorithms.md §15.1)."""
     if value.strip().lower().startswith("adaptive"):
-        from ..models.litemedsam.slice_plan import parse_slice_plan  # torch-free
+        from ..models.litemedsam.slice_selection import parse_slice_plan  # torch-free
 
         try:
             plan = parse_slice_plan(value)

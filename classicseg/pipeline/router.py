@@ -141,7 +141,7 @@ def resolve_s(s, modality: str | None, *, mode: str = "paper") -> int | str:
     else:
         value = s
     if isinstance(value, str) and value.strip().lower().startswith("adaptive"):
-        from ..models.litemedsam.slice_plan import parse_slice_plan  # torch-free
+        from ..models.litemedsam.slice_selection import parse_slice_plan  # torch-free
 
         plan = parse_slice_plan(value)  # InvalidInputError naming s
         return "adaptive" if plan.s == 3 else f"adaptive:{plan.s}"

@@ -261,3 +261,21 @@ def test_model_passes_counts_what_the_predictor_runs(monkeypatch):
         model.segment(flat.image, flat.boxes, crop=crop)
         want = failures.model_passes(flat, Route("litemedsam", ""), crop=crop)
         assert {"encoder_passes": sum(encoded), "decoder_calls": sum(decoded)} == want, crop
+
+
+def test_flag_quality_agrees_with_the_flag_curve():
+    """scikit-learn's threshold-free scores against our per-threshold counts."""
+    from sklearn.metrics import precision_score, recall_score
+
+    rng = np.random.default_rng(4)
+    dsc = rng.uniform(0, 1, 80)
+    iou = np.clip(dsc + rng.normal(0, 0.3, 80), 0, 1)     # informative but noisy
+    q = failures.flag_quality(iou, dsc)
+    assert 0.5 < q["roc_auc"] < 1 and q["average_precision"] > q["prevalence"]
+    for row in failures.flag_curve(iou, dsc)[1:-1]:
+        flag, fail = iou < row["threshold"], dsc < 0.5
+        assert row["recall"] == pytest.approx(recall_score(fail, flag))
+        assert row["precision"] == pytest.approx(precision_score(fail, flag))
+    perfect = failures.flag_quality(dsc, dsc)
+    assert perfect["roc_auc"] == 1.0 and perfect["average_precision"] == 1.0
+    assert np.isnan(failures.flag_quality([0.9, 0.8], [0.9, 0.9])["roc_auc"])   # no failures

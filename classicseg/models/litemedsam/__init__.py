@@ -3,6 +3,7 @@
 One idea per module (as in segment-anything):
 
 - :mod:`.geometry` -- the 256 frame, prompt boxes, slice walks (torch-free)
+- :mod:`.slice_selection` -- which slices of a 3D box get a pass: uniform s, or adaptive
 - :mod:`.net` -- the network (TinyViT + SAM prompt encoder / mask decoder) and its eager runner
 - :mod:`.tiny_vit`, :mod:`.sam_modules` -- the encoder and Meta's decoder modules
 - :mod:`.predictor` -- :class:`LiteMedSAM`, the box-prompted predictor (2D and 3D)
@@ -25,5 +26,6 @@ __getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
     "net": ["LiteMedSAMNet"],
     "geometry": ["SIZE", "BOX_SHIFT", "scale_boxes_256", "box_from_mask_256", "middle_slice",
                  "slice_plan", "context_window"],
+    "slice_selection": ["SlicePlan", "parse_slice_plan", "adaptive_walk"],
     "weights": ["litemedsam_weights_path", "load_litemedsam_state_dict", "LITEMEDSAM_SHA256"],
 })

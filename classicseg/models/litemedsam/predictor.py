@@ -64,7 +64,7 @@ from ..preprocess import (
     resize_mask_back,
 )
 from .geometry import SIZE, box_from_mask_256, context_window, scale_boxes_256, slice_plan
-from .slice_plan import SlicePlan, adaptive_walk, parse_slice_plan
+from .slice_selection import SlicePlan, adaptive_walk, parse_slice_plan
 from .weights import (
     LITEMEDSAM_SHA256,
     WeightsError,
@@ -492,7 +492,7 @@ class LiteMedSAM:
         s : int >= 1, str or SlicePlan
             3D only: predict every ``s``-th slice (plus both ends and the middle slice) and
             shape-interpolate the rest. ``s = 1`` is the official slice-by-slice output.
-            ``"adaptive"`` / ``"adaptive:S"`` / a :class:`~.slice_plan.SlicePlan`: the middle
+            ``"adaptive"`` / ``"adaptive:S"`` / a :class:`~.slice_selection.SlicePlan`: the middle
             slice, both ends, then bisect the gaps whose predicted masks disagree most, within
             the passes of uniform ``S`` (default 3); docs/algorithms.md §15.1.
         grid : {"box", "volume"}
@@ -677,7 +677,7 @@ class LiteMedSAM:
         return out
 
     def _segment_3d_adaptive(self, vol, boxes, plan, labels, z_offset=0):
-        """Adaptive 3D walk (:func:`~.slice_plan.adaptive_walk`), box by box; slice
+        """Adaptive 3D walk (:func:`~.slice_selection.adaptive_walk`), box by box; slice
         embeddings are shared between boxes (bounded cache) and prompts follow the official
         rule: the box of the source mask + 3 px, or the user's box when there is none."""
         from ...methods.interpolation import fill_slices

@@ -10,7 +10,7 @@ import pytest
 
 from classicseg.methods.interpolation import plan_sparse_slices
 from classicseg.models.litemedsam.geometry import middle_slice
-from classicseg.models.litemedsam.slice_plan import (
+from classicseg.models.litemedsam.slice_selection import (
     SlicePlan,
     adaptive_walk,
     gap_disagreement,
