@@ -58,7 +58,7 @@ ENCODERS = {
 }
 
 
-def encoder_times(repeats: int) -> dict[str, float]:
+def encoder_times(repeats: int, parity: dict | None = None) -> dict[str, float]:
     from classicseg.models.litemedsam import LiteMedSAM
     from classicseg.models.litemedsam.openvino_backend import cpu_supports_bf16
 
@@ -82,6 +82,10 @@ def encoder_times(repeats: int) -> dict[str, float]:
             model.encode(x)
             times.append(time.perf_counter() - t)
         out[label] = statistics.median(times)
+        if parity is not None:  # per-box mask Dice against the official outputs
+            from classicseg.models.litemedsam.backends import measure_parity
+
+            parity[label] = measure_parity(model)
         del model
     return out
 
@@ -99,16 +103,25 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", help="write the numbers here (for benchmarks/run_all.py)")
     args = parser.parse_args(argv)
     from classicseg.pipeline.threads import set_threads
 
     set_threads(args.threads)
-    enc = encoder_times(args.repeats)
+    parity: dict = {}
+    enc = encoder_times(args.repeats, parity)
     base = enc["torch eager fp32 (official)"]
+    rows = []
     print(f"## Encoder, one 256x256 image, {args.threads} threads, median of {args.repeats}\n")
-    print("| backend | seconds | speed-up vs torch eager |\n|---|---:|---:|")
+    print("| backend | seconds | speed-up vs torch eager | min / mean per-box Dice vs official |"
+          "\n|---|---:|---:|---|")
     for label, sec in enc.items():
-        print(f"| {label} | {sec:.3f} | {base / sec:.2f}x |")
+        par = parity.get(label, {})
+        rows.append({"benchmark": f"encoder: {label}", "median_s": round(sec, 4),
+                     "ratio": f"{base / sec:.2f}x", "min_dice": par.get("min_dice"),
+                     "mean_dice": round(par["mean_dice"], 4) if par else None})
+        lo, mean = par.get("min_dice", float("nan")), par.get("mean_dice", float("nan"))
+        print(f"| {label} | {sec:.3f} | {base / sec:.2f}x | {lo:.4f} / {mean:.4f} |")
     print(f"\n## Cold start: fresh process, imports + load + first call on one 2D box "
           f"({CASE.name})\n")
     print("| --backend | ran | import s | load s | first call s | in-process total s | "
@@ -119,6 +132,14 @@ def main(argv=None) -> int:
         print(f"| {backend} | {r['backend']} | {r['import']:.2f} | {r['load']:.2f} | "
               f"{r['first_call']:.2f} | {total:.2f} | {r['process']:.2f} | "
               f"{r['torch_imported']} |")
+        rows.append({"benchmark": f"cold start --backend {backend} ({r['backend']})",
+                     "median_s": round(total, 3), "import_s": round(r["import"], 3),
+                     "load_s": round(r["load"], 3), "first_call_s": round(r["first_call"], 3),
+                     "process_s": round(r["process"], 3), "torch_imported": r["torch_imported"],
+                     **({"target_s": 1.5} if backend == "auto" else {})})
+    if args.json:
+        Path(args.json).write_text(json.dumps({"threads": args.threads, "repeats": args.repeats,
+                                               "rows": rows}, indent=1))
     return 0
 
 

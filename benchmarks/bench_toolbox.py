@@ -168,12 +168,14 @@ def best_classical(summary) -> list[dict]:
         by[s["group"], s["modality"]][s["method"]] = s
     out = []
     for (g, mod), ms in by.items():
-        classical = [s for m, s in ms.items() if m not in MODEL_METHODS and not math.isnan(s["dsc"])]
+        classical = [s for m, s in ms.items()
+                     if m not in MODEL_METHODS and not math.isnan(s["dsc"])]
         if not classical:
             continue
         best = max(classical, key=lambda s: s["dsc"])
         lite, paper = ms.get("litemedsam", {}), ms.get("paper", {})
-        out.append({"group": g, "modality": mod, "cases": best["n"], "best_classical": best["method"],
+        out.append({"group": g, "modality": mod, "cases": best["n"],
+                    "best_classical": best["method"],
                     "dsc": best["dsc"], "seconds_per_box": best["seconds_per_box"],
                     "litemedsam_dsc": lite.get("dsc", math.nan),
                     "litemedsam_seconds_per_box": lite.get("seconds_per_box", math.nan),
@@ -259,6 +261,11 @@ def render(rows, summary, best, cases, methods, *, seconds, command, dev) -> str
     return "\n".join(lines)
 
 
+def _shown(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+
+
 def _clean(v):
     return None if isinstance(v, float) and math.isnan(v) else v
 
@@ -322,7 +329,7 @@ def main(argv=None) -> int:
         clean = [[{k: _clean(v) for k, v in r.items()} for r in t] for t in (best, summary, rows)]
         args.json.write_text(json.dumps({"cases": len(cases), "runs": len(rows),
                                          "seconds": seconds, "real_dev": dev is not None,
-                                         "report": str(args.out), "rows": clean[0],
+                                         "report": _shown(args.out), "rows": clean[0],
                                          "summary": clean[1], "per_case": clean[2]}, indent=1))
     return 0
 

@@ -46,6 +46,7 @@ PROFILES: dict[str, dict[str, list[str]]] = {
     # full: every real dev case (and a real-trained MobileUNet when CLASSICSEG_REAL_WEIGHTS
     # names its folder); quick: 2 cases per dataset
     "real_dev": {"quick": ["--limit", "2"], "full": []},
+    "bench_backends": {"quick": ["--repeats", "2"], "full": []},
     "bench_litemedsam": {"quick": ["--repeats", "1", "--repeats-3d", "1", "--depth", "6"],
                          "full": []},
     # quick: one small notebook, as a smoke test of the measurement (full: every lesson)
@@ -56,6 +57,10 @@ PROFILES: dict[str, dict[str, list[str]]] = {
                                   "reports/benchmark/adaptive_slices_quick.md"], "full": []},
     # quick: 4 cases (first 4 boxes each), jitter + scale; full: every bundled 2D case, + shift
     "box_robustness": {"quick": ["--quick"], "full": []},
+    # quick: 1 bundled case per modality + 1 real dev case per dataset, 2 boxes each, report
+    # beside the JSON (full: every bundled 2D case and the whole dev set -> reports/toolbox.md)
+    "bench_toolbox": {"quick": ["--quick", "--out", "reports/benchmark/toolbox_quick.md"],
+                      "full": []},
 }
 #: benchmarks not named ``bench_*.py``, run after those, in this order (a new one: add its
 #: file name here and, if it has small settings, an entry in PROFILES)
@@ -336,9 +341,18 @@ def _real_dev(data: dict) -> list[str]:
     return lines
 
 
+def _toolbox(data: dict) -> list[str]:
+    """bench_toolbox.py: the best classical method per modality beside LiteMedSAM (the
+    method x modality tables and figures are in its own report)."""
+    lines = [f"{data.get('cases')} 2D cases, {data.get('runs')} runs, "
+             f"{_cell(data.get('seconds'))} s; real dev set: {_cell(data.get('real_dev'))}. "
+             f"Full tables, heat map and Pareto plot: `{data.get('report')}`.", ""]
+    return lines + table(data.get("rows", [])) + [""]
+
+
 #: script stem -> how its JSON becomes markdown (default: settings + the ``rows`` table)
 FORMATTERS = {"real_dev": _real_dev, "bench_litemedsam": _litemedsam,
-              "adaptive_slices": _adaptive_slices}
+              "adaptive_slices": _adaptive_slices, "bench_toolbox": _toolbox}
 
 
 def render(results: list[dict], env: dict, *, profile: str, command: str, started: str) -> str:

@@ -811,7 +811,8 @@ def pareto_figure(rows, *, time: str = "seconds_per_box", metric: str = "dsc",
     -------
     matplotlib.figure.Figure
         One axes per panel, log time axis; one scatter point per method (labelled), one line
-        through the front.
+        through the front. With ``by``, a method that ran on only some of the panel's
+        ``by`` values is drawn hollow, labelled ``name (k/n)`` and left off the front.
 
     Examples
     --------
@@ -838,18 +839,25 @@ def pareto_figure(rows, *, time: str = "seconds_per_box", metric: str = "dsc",
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (p, pr) in zip(axes, panels):
         pts = []
+        every = {r.get(by) for r in pr} if by else set()
         for j, m in enumerate(methods):
             mine = [r for r in pr if r[hue] == m]
             t, d = _macro_mean(mine, time, by), _macro_mean(mine, metric, by)
             if mine and np.isfinite(t) and np.isfinite(d) and t > 0:
-                pts.append((t, d, m))
-                ax.scatter([t], [d], s=30, color=cols[j % 20], edgecolors="black",
-                           linewidths=0.5, zorder=3, label=str(m))
-                ax.annotate(str(m), (t, d), xytext=(3, 3), textcoords="offset points",
+                # a method that ran on fewer modalities is a mean over other cases: drawn
+                # hollow, named with its coverage, and kept off the front
+                have = {r.get(by) for r in mine} if by else set()
+                partial = len(have) < len(every)
+                text = f"{m} ({len(have)}/{len(every)})" if partial else str(m)
+                pts.append((t, d, partial))
+                ax.scatter([t], [d], s=30, facecolors="none" if partial else [cols[j % 20]],
+                           edgecolors=[cols[j % 20]] if partial else "black",
+                           linewidths=1.2 if partial else 0.5, zorder=3, label=text)
+                ax.annotate(text, (t, d), xytext=(3, 3), textcoords="offset points",
                             fontsize=7)
         front, best = [], -math.inf
-        for t, d, _ in sorted(pts):  # fastest first: on the front if better than all faster
-            if d > best:
+        for t, d, partial in sorted(pts):  # fastest first: on the front if better than all faster
+            if not partial and d > best:
                 front.append((t, d))
                 best = d
         if front:

@@ -306,7 +306,8 @@ def test_pareto_figure_points_front_and_log_time():
     slow_and_bad = _toolbox_rows() + [{"group": "real", "modality": "US", "method": "slow",
                                        "dsc": 0.1, "seconds_per_box": 9.0}]
     real = viz.pareto_figure(slow_and_bad, panel="group").axes[1]
-    assert len(real.collections) == 4 and len(real.lines[0].get_data()[0]) == 3
+    # grabcut skipped real XRay (off the front), "slow" is dominated: flood and litemedsam
+    assert len(real.collections) == 4 and len(real.lines[0].get_data()[0]) == 2
     with pytest.raises(ValueError, match="column 'seconds_per_box'"):
         viz.pareto_figure([{"method": "a", "dsc": 1.0}])
 
@@ -328,3 +329,13 @@ def test_comparison_figures_add_heatmap_and_pareto_beyond_two_pipelines(tmp_path
     written = viz.comparison_figures(tmp_path / "three", SimpleNamespace(per_case=three))
     assert {"method_heatmap.png", "pareto.png"} <= {p.name for p in written}
     assert all(p.is_file() for p in written)
+
+
+def test_pareto_figure_marks_methods_that_skipped_a_modality():
+    rows = _toolbox_rows() + [{"group": "real", "modality": "US", "method": "unet",
+                               "dsc": 0.99, "seconds_per_box": 0.01}]
+    real = viz.pareto_figure(rows, panel="group").axes[1]
+    names = [t.get_text() for t in real.texts]
+    assert "unet (1/2)" in names and "grabcut (1/2)" in names and "flood" in names
+    # the partial ones (unet: better and faster than all) stay off the front
+    np.testing.assert_allclose(real.lines[0].get_data()[1], [0.31, 0.91])
