@@ -74,6 +74,12 @@ def load_eager():
     return LiteMedSAM.load(backend="torch", optimize=False)
 
 
+def _warm_up(model):
+    # torch's first call pays one-off set-up costs; pay them once, before any timed call
+    model.segment(np.zeros((32, 32, 3), np.uint8), np.array([[4, 4, 27, 27]]))
+    return model
+
+
 def route_postprocess(case) -> str:
     """The post-processing mode the paper's route gives ``case`` (no model is loaded)."""
     from classicseg.pipeline.core import Pipeline
@@ -123,17 +129,63 @@ def _dsc(case, segs) -> float:
                             nsd_when_gated=False)["dsc"])
 
 
-def _warm(fn, repeats: int) -> tuple[float, np.ndarray]:
-    times, segs = [], None
+def _warm(fn, repeats: int) -> tuple[float, float, np.ndarray]:
+    """Median wall and CPU seconds (this process, all threads) of ``repeats`` calls."""
+    times, cpus, segs = [], [], None
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         segs = fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times), segs
+        cpus.append(time.process_time() - c)
+    return statistics.median(times), statistics.median(cpus), segs
 
 
-def _cold(path: str, name: str, threads: int, tmp: Path) -> tuple[float, np.ndarray | None, str]:
-    """Wall time of one fresh process for one case, its prediction, and an error (or "")."""
+def run_child(cmd: list[str], *, sample_rss: bool = False) -> dict:
+    """Run ``cmd`` in a fresh process: wall seconds (parent's clock), the child's CPU seconds
+    and peak RSS (``os.wait4``: this child only, not earlier ones), its exit status and
+    stderr tail; with ``sample_rss``, also the largest psutil sum over its process tree."""
+    err = tempfile.TemporaryFile()
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
+    sampled = [0]
+    done = threading.Event()
+
+    def sample():
+        import psutil
+
+        try:
+            root = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not done.is_set():
+            try:
+                total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+                sampled[0] = max(sampled[0], total)
+            except psutil.Error:
+                pass
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    if sample_rss:
+        sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    done.set()
+    if sample_rss:
+        sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err.seek(0)
+    scale = 1 if sys.platform == "darwin" else 1024  # Linux reports KiB
+    out = {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+           "peak_rss_bytes": usage.ru_maxrss * scale, "returncode": proc.returncode,
+           "stderr": err.read().decode(errors="replace").strip()[-300:]}
+    if sample_rss:
+        out["sampled_peak_rss_bytes"] = sampled[0]
+    return out
+
+
+def _cold(path: str, name: str, threads: int, tmp: Path) -> tuple[dict, np.ndarray | None]:
+    """:func:`run_child` of one fresh process for one case, and its prediction (or None)."""
     src = DATA / "imgs" / f"{name}.npz"
     work = Path(tempfile.mkdtemp(dir=tmp))
     (work / "in").mkdir()
@@ -145,24 +197,24 @@ def _cold(path: str, name: str, threads: int, tmp: Path) -> tuple[float, np.ndar
     else:
         s, route_pp = PER_BOX_PATHS[path]
         out.parent.mkdir()
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(work / "in" / src.name),
-               str(out), str(s), "route" if route_pp else "none", str(threads)]
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    seconds = time.perf_counter() - t
-    if proc.returncode != 0 or not out.is_file():
-        return seconds, None, f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child",
+               str(work / "in" / src.name), str(out), str(s), "route" if route_pp else "none",
+               str(threads)]
+    run = run_child(cmd)
+    if run["returncode"] != 0 or not out.is_file():
+        return run, None
     with np.load(out) as z:
         segs = z["segs"]
     shutil.rmtree(work, ignore_errors=True)
-    return seconds, segs, ""
+    return run, segs
 
 
-def measure_cases(names, *, repeats: int, threads: int, tmp: Path) -> list[dict]:
+def measure_cases(names, *, repeats: int, threads: int, tmp: Path, on_row=None) -> list[dict]:
     from classicseg.pipeline.core import Pipeline
 
-    eager = load_eager()
+    eager = _warm_up(load_eager())
     default = Pipeline()
+    _warm_up(default.models.litemedsam())  # loaded (backend auto) before any timed call
     rows = []
     for name in names:
         case = _case(name)
@@ -174,23 +226,28 @@ def measure_cases(names, *, repeats: int, threads: int, tmp: Path) -> list[dict]
             if path == "default":
                 fn = lambda: default.segment(case).segs  # noqa: E731
                 how = f"{route.method} s={route.s} pp={route.postprocess}"
+                if route.method != "litemedsam":
+                    fn()  # untimed: imports the method's module
             else:
                 s, route_pp = PER_BOX_PATHS[path]
                 pp = route.postprocess if route_pp else "none"
                 fn = lambda s=s, pp=pp: segment_per_box(eager, case, s=s, postprocess=pp)  # noqa: E731
                 how = f"torch eager per box s={s if case.is_3d else 1} pp={pp}"
-            fn()  # one untimed call: first-call set-up of this path
-            warm_s, segs = _warm(fn, repeats)
-            cold_s, cold_segs, err = _cold(path, name, threads, tmp)
+            warm_s, warm_cpu, segs = _warm(fn, repeats)
+            cold, cold_segs = _cold(path, name, threads, tmp)
             row = {"case": name, "dim": 3 if case.is_3d else 2, "path": path, "how": how,
-                   "cold_s": cold_s, "warm_s": warm_s, "dsc_warm": _dsc(case, segs),
+                   "cold_s": cold["wall_s"], "cold_cpu_s": cold["cpu_s"], "warm_s": warm_s,
+                   "warm_cpu_s": warm_cpu, "dsc_warm": _dsc(case, segs),
                    "dsc_cold": None if cold_segs is None else _dsc(case, cold_segs),
                    "cold_same_as_warm": None if cold_segs is None
-                   else bool(np.array_equal(cold_segs, segs))}
-            if err:
-                row["error"] = err
+                   else bool(np.array_equal(cold_segs, segs)),
+                   "loadavg_1min": round(os.getloadavg()[0], 2)}
+            if cold_segs is None:
+                row["error"] = f"cold run exit {cold['returncode']}: {cold['stderr']}"
             rows.append(row)
             print(json.dumps(row), flush=True)
+            if on_row is not None:
+                on_row(rows)
     return rows
 
 
@@ -209,13 +266,14 @@ def summarize(rows: list[dict]) -> dict:
             continue
         s = {"cases": common}
         for p in paths:
-            s[p] = {"cold_s_total": sum(by_case[c][p]["cold_s"] for c in common),
-                    "warm_s_total": sum(by_case[c][p]["warm_s"] for c in common),
-                    "mean_dsc": statistics.fmean(by_case[c][p]["dsc_warm"] for c in common)}
+            s[p] = {f"{k}_total": sum(by_case[c][p][k] for c in common)
+                    for k in ("cold_s", "cold_cpu_s", "warm_s", "warm_cpu_s")}
+            s[p].update({
+                "mean_dsc": statistics.fmean(by_case[c][p]["dsc_warm"] for c in common)})
         for p in paths[:-1]:
             s[f"speedup_vs_{p}"] = {
-                kind: s[p][f"{kind}_s_total"] / s["default"][f"{kind}_s_total"]
-                for kind in ("cold", "warm")}
+                kind.removesuffix("_s"): s[p][f"{kind}_total"] / s["default"][f"{kind}_total"]
+                for kind in ("cold_s", "cold_cpu_s", "warm_s", "warm_cpu_s")}
         if dim == 3:
             dsc_ok = s["default"]["mean_dsc"] >= s["paper"]["mean_dsc"]
             s["targets"] = {f"cold >= {t:g}x vs {p}": "met" if s[f"speedup_vs_{p}"]["cold"] >= t
@@ -246,8 +304,7 @@ def synthetic_ct(depth: int, *, size: int = 512, n_boxes: int = 6, seed: int = 0
 
 
 def peak_rss(depth: int, threads: int, tmp: Path) -> dict:
-    import psutil
-
+    """Peak RSS of ``classicseg run`` (default pipeline) on :func:`synthetic_ct`."""
     from classicseg.io import atomic_savez
 
     work = Path(tempfile.mkdtemp(dir=tmp))
@@ -256,42 +313,15 @@ def peak_rss(depth: int, threads: int, tmp: Path) -> dict:
     atomic_savez(work / "in" / "3DBox_CT_synthetic-big.npz", imgs=vol, boxes=boxes,
                  spacing=np.array([1.0, 1.0, 1.0]))
     del vol
-    cmd = [sys.executable, "-m", "classicseg", "run", str(work / "in"), str(work / "out"),
-           "--threads", str(threads), "--no-progress"]
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    sampled = [0]
-    done = threading.Event()
-
-    def sample():
-        try:
-            root = psutil.Process(proc.pid)
-        except psutil.NoSuchProcess:
-            return
-        while not done.is_set():
-            try:
-                total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-                sampled[0] = max(sampled[0], total)
-            except psutil.Error:
-                pass
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    err = proc.stderr.read().decode(errors="replace")
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own ru_maxrss, not earlier ones'
-    seconds = time.perf_counter() - t
-    done.set()
-    sampler.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    scale = 1 if sys.platform == "darwin" else 1024  # Linux: KiB
+    run = run_child([sys.executable, "-m", "classicseg", "run", str(work / "in"),
+                     str(work / "out"), "--threads", str(threads), "--no-progress"],
+                    sample_rss=True)
     row = {"volume": f"{depth}x512x512 uint8 (synthetic)", "boxes": int(len(boxes)),
-           "depth": depth, "seconds": seconds, "returncode": proc.returncode,
-           "peak_rss_bytes": usage.ru_maxrss * scale, "sampled_peak_rss_bytes": sampled[0],
+           "depth": depth, "s": 3, **{k: v for k, v in run.items() if k != "stderr"},
            "target_bytes": RSS_TARGET_BYTES,
-           "within_target": usage.ru_maxrss * scale < RSS_TARGET_BYTES}
-    if proc.returncode != 0:
-        row["error"] = err.strip()[-300:]
+           "within_target": run["peak_rss_bytes"] < RSS_TARGET_BYTES}
+    if run["returncode"] != 0:
+        row["error"] = run["stderr"]
     shutil.rmtree(work, ignore_errors=True)
     return row
 
@@ -316,6 +346,7 @@ def main(argv=None) -> int:
     ap.add_argument("--depth", type=int, default=300,
                     help="slices of the synthetic CT for the peak-RSS run (default 300)")
     ap.add_argument("--skip-rss", action="store_true", help="leave the peak-RSS run out")
+    ap.add_argument("--skip-cases", action="store_true", help="only the peak-RSS run")
     ap.add_argument("--cases", nargs="+", help="case names (default: the bundled set above)")
     ap.add_argument("--json", type=Path, help="write the numbers here")
     args = ap.parse_args(argv)
@@ -323,22 +354,31 @@ def main(argv=None) -> int:
 
     set_threads(args.threads)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench_paths_") as tmp:
-        rows = measure_cases(args.cases or CASES_3D + CASES_2D, repeats=args.repeats,
-                             threads=args.threads, tmp=Path(tmp))
-        summary = summarize(rows)
-        rss = None if args.skip_rss else peak_rss(args.depth, args.threads, Path(tmp))
     result = {"threads": args.threads, "repeats": args.repeats, "depth": args.depth,
-              "seconds": time.perf_counter() - t0, "rows": rows, "summary": summary,
-              "peak_rss": rss}
-    print("\n" + _table(rows, ["case", "path", "how", "cold_s", "warm_s", "dsc_warm", "dsc_cold",
-                               "cold_same_as_warm"]))
-    print("\n" + json.dumps(summary, indent=1))
-    if rss:
-        print("\npeak RSS: " + json.dumps(rss))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1))
+              "loadavg_at_start": [round(x, 2) for x in os.getloadavg()], "rows": [],
+              "summary": {}, "peak_rss": None}
+
+    def save(rows=None):  # after every row: a run cut short still leaves its numbers
+        if rows is not None:
+            result["rows"], result["summary"] = rows, summarize(rows)
+        result["seconds"] = time.perf_counter() - t0
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=1))
+
+    with tempfile.TemporaryDirectory(prefix="bench_paths_") as tmp:
+        if not args.skip_cases:
+            measure_cases(args.cases or CASES_3D + CASES_2D, repeats=args.repeats,
+                          threads=args.threads, tmp=Path(tmp), on_row=save)
+        if not args.skip_rss:
+            result["peak_rss"] = peak_rss(args.depth, args.threads, Path(tmp))
+    save()
+    print("\n" + _table(result["rows"], ["case", "path", "how", "cold_s", "cold_cpu_s",
+                                         "warm_s", "warm_cpu_s", "dsc_warm", "dsc_cold",
+                                         "cold_same_as_warm"]))
+    print("\n" + json.dumps(result["summary"], indent=1))
+    if result["peak_rss"]:
+        print("\npeak RSS: " + json.dumps(result["peak_rss"]))
     return 0
 
 

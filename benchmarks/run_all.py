@@ -61,6 +61,8 @@ PROFILES: dict[str, dict[str, list[str]]] = {
     # beside the JSON (full: every bundled 2D case and the whole dev set -> reports/toolbox.md)
     "bench_toolbox": {"quick": ["--quick", "--out", "reports/benchmark/toolbox_quick.md"],
                       "full": []},
+    # quick: warm median of 2, peak RSS on a 60-slice synthetic CT (full: 3 and 300 slices)
+    "bench_paths": {"quick": ["--repeats", "2", "--depth", "60"], "full": []},
 }
 #: benchmarks not named ``bench_*.py``, run after those, in this order (a new one: add its
 #: file name here and, if it has small settings, an entry in PROFILES)
@@ -350,9 +352,32 @@ def _toolbox(data: dict) -> list[str]:
     return lines + table(data.get("rows", [])) + [""]
 
 
+def _paths(data: dict) -> list[str]:
+    """bench_paths.py: per case and path cold / warm time with DSC, then the totals and the
+    default's speed-ups per dimension, the 3D targets, and the peak RSS of a big run."""
+    lines = [f"threads {data.get('threads')}, warm median of {data.get('repeats')}, load "
+             f"average at start {_cell(data.get('loadavg_at_start'))}", ""]
+    lines += table([{k: v for k, v in r.items() if k != "dim"}
+                    for r in data.get("rows", [])]) + [""]
+    for dim, s in data.get("summary", {}).items():
+        paths = [p for p in ("official", "paper", "default") if p in s]
+        lines += [f"**{dim.upper()}, totals over {', '.join(s['cases'])}**", ""]
+        lines += table([{"path": p, **s[p], **{f"default_speedup_{k}": v for k, v in
+                                                s.get(f"speedup_vs_{p}", {}).items()}}
+                        for p in paths])
+        if "targets" in s:
+            lines += ["", "Targets (default, cold, mean DSC no lower than paper): "
+                      + ", ".join(f"{k}: **{v}**" for k, v in s["targets"].items())]
+        lines += [""]
+    if rss := data.get("peak_rss"):
+        lines += ["**Peak RSS of `classicseg run`** (synthetic CT)", ""] + table([rss]) + [""]
+    return lines
+
+
 #: script stem -> how its JSON becomes markdown (default: settings + the ``rows`` table)
 FORMATTERS = {"real_dev": _real_dev, "bench_litemedsam": _litemedsam,
-              "adaptive_slices": _adaptive_slices, "bench_toolbox": _toolbox}
+              "adaptive_slices": _adaptive_slices, "bench_toolbox": _toolbox,
+              "bench_paths": _paths}
 
 
 def render(results: list[dict], env: dict, *, profile: str, command: str, started: str) -> str:

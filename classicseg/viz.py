@@ -31,7 +31,7 @@ import numpy as np
 __all__ = [
     "overlay", "side_by_side", "histogram_split", "threshold_panel", "failure_gallery",
     "bar_by_modality", "time_vs_dice", "label_colours", "default_slice", "figure_png",
-    "robustness_figure", "method_heatmap", "pareto_figure",
+    "robustness_figure", "method_heatmap", "pareto_figure", "show",
 ]
 
 SYNTHETIC_TAG = "(synthetic)"
@@ -63,6 +63,29 @@ def figure_png(fig, *, dpi: int = 80) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
+
+
+def show(fig, alt: str, *, dpi: int = 80):
+    """Display a finished figure in a notebook as a PNG **with alt text**, then close it.
+
+    Screen readers, the rendered book and a reader whose image did not load get ``alt``: one
+    sentence on what the figure shows (and, for real images, whose they are). Returns None, so
+    a ``show(...)`` that ends a cell does not display the figure a second time.
+
+    Examples
+    --------
+    >>> fig = _new_figure((2, 2))                                      # doctest: +SKIP
+    >>> show(fig, "A histogram with two peaks split at 0.4 (synthetic)")  # doctest: +SKIP
+    """
+    from IPython.display import Image, display
+
+    if not str(alt).strip():
+        raise ValueError("alt must say what the figure shows (it is the figure's alt text)")
+    img = Image(data=figure_png(fig, dpi=dpi), format="png", alt=str(alt))
+    display(img)
+    if getattr(fig, "number", None) is not None:  # a pyplot figure: release it
+        _pyplot().close(fig)
+    return None  # not the Image: as a cell's last value it would be displayed again
 
 
 def _tag(title, synthetic: bool) -> str:
@@ -542,7 +565,8 @@ def _group_mean(rows, by, hue, metric):
 
 def bar_by_modality(table, *, metric: str = "dsc", by: str = "modality", hue: str = "method",
                     title=None, synthetic=False):
-    """Grouped bars: mean ``metric`` per ``by`` (modality) for each ``hue`` (method), SD whiskers.
+    """Grouped bars: mean ``metric`` per ``by`` (modality) for each ``hue`` (method), SD whiskers
+    where a bar averages more than one row.
 
     Parameters
     ----------
@@ -573,7 +597,8 @@ def bar_by_modality(table, *, metric: str = "dsc", by: str = "modality", hue: st
     ax = fig.add_subplot()
     for j, h in enumerate(hues):
         means = [np.mean(acc[(g, h)]) if acc.get((g, h)) else np.nan for g in groups]
-        sds = [np.std(acc[(g, h)]) if acc.get((g, h)) else 0.0 for g in groups]
+        # an SD whisker only where a bar averages more than one value (n = 1 has no spread)
+        sds = [np.std(acc[(g, h)]) if len(acc.get((g, h), ())) > 1 else np.nan for g in groups]
         ax.bar(x + (j - (len(hues) - 1) / 2) * width, means, width, yerr=sds, capsize=2,
                label=str(h))
     ax.set_xticks(x, [str(g) for g in groups], rotation=30, ha="right")

@@ -9,6 +9,14 @@
   and jitter the drawn box before the methods see it.
 * :class:`FailureGallery` -- browse the cases where two methods disagree most.
 
+For small and 3D targets: small images are shown upscaled, "zoom to box" (``zoom=``) shows a
+window around the box, a box set from code on a volume brings its middle slice into view, the
+box is drawn in a bright colour, and a "computing…" line shows while the methods run. The
+comparison widgets keep LiteMedSAM's image embeddings
+(:class:`~classicseg.models.litemedsam.embedding_cache.EmbeddingCache`): encode once per image
+or slice, then every new box only runs the decoder. Displayed outside a live kernel
+(nbconvert, a book), a widget shows a static PNG of its current figure, with alt text.
+
 Every widget starts with a sensible box and computes at construction, so notebooks run headless
 (nbval, nbconvert) with no human; setting ``.box`` from Python behaves exactly like drawing it,
 which is how tests and notebooks "move" the box. ipywidgets, jupyter-bbox-widget and ipympl are
@@ -36,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import html
 import math
+import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -270,7 +279,16 @@ class BoxSelector:
         "bbox" = jupyter-bbox-widget; "ipympl" = matplotlib ``RectangleSelector`` on an ipympl
         canvas; "auto" takes the first one installed.
     slice_index : int, optional
-        Volumes: the slice shown first (default: the centre of the box's z range).
+        Volumes: the slice shown first (default: the middle slice of the box's z range, the
+        slice LiteMedSAM's 3D walk starts from). A box set from code moves the view to its
+        middle slice when its z range changes or leaves the slice shown.
+    zoom : float >= 1, optional
+        Show only a square window ``zoom`` times the box's longest side around the box (the
+        window follows the box); None shows the whole image. The "zoom to box" toggle switches
+        it on (factor 3) and off.
+    min_display : int
+        Images (or zoom windows) smaller than this many pixels on their longest side are
+        upscaled (nearest neighbour, an integer factor) so small targets can be drawn on.
 
     Attributes
     ----------
@@ -278,10 +296,27 @@ class BoxSelector:
         The box to display (the selector itself also displays as it).
     slice_slider, z_slider : ipywidgets.IntSlider / IntRangeSlider or None
         Volumes only: the slice shown and the box's z range.
+    zoom_button : ipywidgets.ToggleButton
+        "zoom to box".
+    view : tuple (rows, cols, scale)
+        The image window shown (slices) and its display upscaling factor.
+
+    Examples
+    --------
+    >>> sel = BoxSelector(np.zeros((40, 60), np.uint8), box=[20, 10, 29, 19], zoom=2.0,
+    ...                   backend="bbox")
+    >>> sel.view              # a window of the image's aspect around the box, 14x larger
+    (slice(5, 25, None), slice(10, 40, None), 14.0)
     """
 
+    #: colour of the box on the image: yellow shows on dark and bright images alike
+    COLOR = "#ffd400"
+    #: zoom factor of the "zoom to box" toggle
+    ZOOM = 3.0
+
     def __init__(self, image_or_volume, *, box=None, on_change: Callable | None = None,
-                 backend: str = "auto", slice_index: int | None = None, label: str = "box"):
+                 backend: str = "auto", slice_index: int | None = None, label: str = "box",
+                 zoom: float | None = None, min_display: int = 384):
         import ipywidgets as W
 
         case_box = None
@@ -308,6 +343,11 @@ class BoxSelector:
         self._callbacks: list[Callable] = []
         self._slice_callbacks: list[Callable] = []
         self._muted = False
+        self._quiet_slice = False
+        self._zoom = self._check_zoom(zoom)
+        if isinstance(min_display, bool) or int(min_display) != min_display or min_display < 1:
+            raise InvalidInputError(f"min_display must be an integer >= 1, got {min_display!r}")
+        self.min_display = int(min_display)
 
         start = default_box(self.shape, volume=self.volume)
         if case_box is not None:
@@ -334,7 +374,12 @@ class BoxSelector:
             controls = [self.slice_slider, self.z_slider]
         elif slice_index is not None:
             raise ValueError("slice_index is only meaningful for a volume")
+        self.zoom_button = W.ToggleButton(value=self._zoom is not None,
+                                          description="zoom to box", icon="search")
+        self.zoom_button.observe(self._on_zoom_button, names="value")
+        controls.append(self.zoom_button)
 
+        self.view = self._compute_view(start)
         if self.backend == "bbox":
             self._build_bbox()
         else:
@@ -353,11 +398,14 @@ class BoxSelector:
     @box.setter
     def box(self, value) -> None:
         new = self._validate(value, self._box)
-        self._show_box(new)
+        moved = False
         if self.volume and self.z_slider is not None:
             with self._mute():
                 self.z_slider.value = (int(new[2]), int(new[5]))
-        self._commit(new)
+            moved = self._follow_slice(new)
+        self._refresh_view(new)
+        if not self._commit(new) and moved:
+            self._notify_slice()
 
     @property
     def box2d(self) -> np.ndarray:
@@ -385,12 +433,43 @@ class BoxSelector:
         return callback
 
     def on_slice(self, callback: Callable) -> Callable:
-        """Register ``callback(slice_index)`` for changes of the displayed slice (volumes)."""
+        """Register ``callback(slice_index)`` for changes of the displayed slice (volumes).
+
+        When a box set from code moves the slice and changes the box, only the ``on_change``
+        callbacks run (they see the new :attr:`slice_index`), so a viewer redraws once."""
         self._slice_callbacks.append(callback)
         return callback
 
+    @property
+    def zoom(self) -> float | None:
+        """Zoom factor around the box (None: the whole image). Assignable."""
+        return self._zoom
+
+    @zoom.setter
+    def zoom(self, value) -> None:
+        self._zoom = self._check_zoom(value)
+        with self._mute():
+            self.zoom_button.value = self._zoom is not None
+        self._refresh_view(self._box, force=True)
+
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return _with_static(self.widget._repr_mimebundle_(**kwargs), self.snapshot_png(),
+                            f"image{' slice ' + str(self.slice_index) if self.volume else ''} "
+                            f"with the prompt box {self._box.tolist()} drawn in yellow")
+
+    def snapshot_png(self) -> bytes:
+        """PNG of what the selector shows now: the (zoomed, upscaled) image and the box."""
+        import cv2
+
+        img = to_uint8(self._display_image())
+        img = np.ascontiguousarray(np.repeat(img[..., None], 3, axis=2) if img.ndim == 2
+                                   else img[..., :3])
+        d = self._to_display(self._box)
+        rgb = tuple(int(self.COLOR[i:i + 2], 16) for i in (1, 3, 5))
+        cv2.rectangle(img, (int(d["x"]), int(d["y"])),
+                      (int(d["x"] + d["width"]) - 1, int(d["y"] + d["height"]) - 1), rgb,
+                      max(1, min(img.shape[:2]) // 150))
+        return image_png(img)
 
     def __repr__(self) -> str:
         kind = f"volume {self.shape}" if self.volume else f"image {self.shape}"
@@ -420,20 +499,128 @@ class BoxSelector:
         finally:
             self._muted = prev
 
-    def _commit(self, new: np.ndarray) -> None:
+    def _commit(self, new: np.ndarray) -> bool:
+        """Store a new box and notify; False when it is the box already held."""
         if np.array_equal(new, self._box):
-            return
+            return False
         self._box = new
         for cb in list(self._callbacks):
             cb(self._box.copy())
+        return True
 
     def _current_slice_image(self) -> np.ndarray:
         return self.image[self.slice_index] if self.volume else self.image
 
     def _on_slice(self, change) -> None:
         self._show_image()
+        if not self._quiet_slice:
+            self._notify_slice()
+
+    def _notify_slice(self) -> None:
         for cb in list(self._slice_callbacks):
-            cb(int(change["new"]))
+            cb(self.slice_index)
+
+    def _follow_slice(self, box) -> bool:
+        """Show the box's middle slice when its z range changed or excludes the slice shown;
+        True when the slice moved (slice callbacks are left to the caller)."""
+        z0, z1 = int(box[2]), int(box[5])
+        z = self.slice_index
+        if (z0, z1) == (int(self._box[2]), int(self._box[5])) and z0 <= z <= z1:
+            return False
+        mid = int((z1 - z0) / 2 + z0)  # the official middle slice (predictor's seed)
+        if mid == z:
+            return False
+        self._quiet_slice = True
+        try:
+            self.slice_slider.value = mid
+        finally:
+            self._quiet_slice = False
+        return True
+
+    # zoom and upscaling ---------------------------------------------------------
+
+    @staticmethod
+    def _check_zoom(zoom) -> float | None:
+        if zoom is None:
+            return None
+        try:
+            z = float(zoom)
+        except (TypeError, ValueError):
+            z = float("nan")
+        if isinstance(zoom, bool) or not (math.isfinite(z) and z >= 1):
+            raise InvalidInputError(f"zoom must be None or a finite number >= 1, got {zoom!r}")
+        return z
+
+    def _compute_view(self, box) -> tuple[slice, slice, float]:
+        """(rows, cols, scale): the window shown and its display upscaling.
+
+        The picture keeps one size (the whole image upscaled by an integer factor), so the
+        widget does not jump when zooming: a zoom window has the image's aspect ratio."""
+        h, w = self.shape[-2:]
+        k0 = int(min(32, max(1, math.ceil(self.min_display / max(h, w)))))
+        self._display_hw = (h * k0, w * k0)
+        if self._zoom is None:
+            return slice(0, h), slice(0, w), float(k0)
+        from .models.litemedsam.geometry import context_window
+
+        r, c = context_window(_box2d(box), (h, w), self._zoom)
+        rh, cw = r.stop - r.start, c.stop - c.start
+        win_h = min(h, max(rh, math.ceil(cw * h / w)))
+        win_w = min(w, max(cw, round(win_h * w / h)))
+        r0 = int(np.clip(r.start - (win_h - rh) // 2, 0, h - win_h))
+        c0 = int(np.clip(c.start - (win_w - cw) // 2, 0, w - win_w))
+        return slice(r0, r0 + win_h), slice(c0, c0 + win_w), self._display_hw[1] / win_w
+
+    def _scales(self) -> tuple[float, float]:
+        """Display pixels per image pixel, (rows, cols)."""
+        rows, cols, _ = self.view
+        return (self._display_hw[0] / (rows.stop - rows.start),
+                self._display_hw[1] / (cols.stop - cols.start))
+
+    def _refresh_view(self, box, *, force: bool = False) -> None:
+        """Recompute the window for ``box``; redraw the image when it changed, then the box."""
+        view = self._compute_view(box)
+        if force or view != self.view:
+            self.view = view
+            self._show_image()
+        self._show_box(box)
+
+    def _on_zoom_button(self, change) -> None:
+        if self._muted:
+            return
+        self.zoom = self.ZOOM if change["new"] else None
+
+    def _to_display(self, box) -> dict:
+        rows, cols, _ = self.view
+        ky, kx = self._scales()
+        x0, y0, x1, y1 = (int(v) for v in _box2d(box))
+
+        def r(v):  # whole pixels when the scale is whole, else 2 decimals
+            return int(v) if float(v).is_integer() else round(v, 2)
+
+        return {"x": r((x0 - cols.start) * kx), "y": r((y0 - rows.start) * ky),
+                "width": r((x1 - x0 + 1) * kx), "height": r((y1 - y0 + 1) * ky),
+                "label": self.label}
+
+    def _from_display(self, bbox: Mapping) -> np.ndarray:
+        rows, cols, _ = self.view
+        ky, kx = self._scales()
+        image_edges = {"x": _finite(bbox, "x") / kx + cols.start,
+                       "y": _finite(bbox, "y") / ky + rows.start,
+                       "width": _finite(bbox, "width") / kx,
+                       "height": _finite(bbox, "height") / ky}
+        return widget_to_box(image_edges, self.shape[-2:])
+
+    def _display_image(self) -> np.ndarray:
+        """The slice shown, cut to the window and upscaled (nearest neighbour)."""
+        import cv2
+
+        rows, cols, _ = self.view
+        img = to_uint8(self._current_slice_image()[rows, cols])
+        hd, wd = self._display_hw
+        if img.shape[:2] == (hd, wd):
+            return img
+        return cv2.resize(np.ascontiguousarray(img), (wd, hd), interpolation=cv2.INTER_NEAREST)
 
     def _on_z(self, change) -> None:
         if self._muted:
@@ -449,6 +636,8 @@ class BoxSelector:
             new[[0, 1, 3, 4]] = box2d
         else:
             new[:] = box2d
+        if self._zoom is not None:  # the window follows the drawn box
+            self._refresh_view(new)
         self._commit(new)
 
     # jupyter-bbox-widget backend ------------------------------------------------
@@ -456,8 +645,8 @@ class BoxSelector:
     def _build_bbox(self) -> None:
         from jupyter_bbox_widget import BBoxWidget
 
-        self._canvas = BBoxWidget(image_bytes=image_png(self._current_slice_image()),
-                                  bboxes=[box_to_widget(self._box, self.label)],
+        self._canvas = BBoxWidget(image_bytes=image_png(self._display_image()),
+                                  bboxes=[self._to_display(self._box)], colors=[self.COLOR],
                                   classes=[self.label], label=self.label, hide_buttons=True)
         self._canvas.observe(self._on_bboxes, names="bboxes")
 
@@ -476,7 +665,7 @@ class BoxSelector:
             return
         # The widget appends a newly drawn rectangle: the latest one is the prompt. Keep only it
         # on screen so the picture always shows the box the numbers belong to.
-        box2d = widget_to_box(latest, self.shape[-2:])
+        box2d = self._from_display(latest)
         if len(boxes) > 1:
             self._show_box(box2d)
         self._from_drawing(box2d)
@@ -503,8 +692,10 @@ class BoxSelector:
         self._selector = RectangleSelector(ax, self._on_select, useblit=False, interactive=True,
                                            button=[1], minspanx=0.5, minspany=0.5,
                                            spancoords="data",
-                                           props=dict(edgecolor="yellow", fill=False, linewidth=2))
-        self._fig, self._canvas = fig, canvas
+                                           props=dict(edgecolor=self.COLOR, fill=False,
+                                                      linewidth=2))
+        self._fig, self._canvas, self._ax = fig, canvas, ax
+        self._set_limits()
         self._selector.extents = box_to_extents(self._box)
         canvas.draw_idle()
 
@@ -518,7 +709,11 @@ class BoxSelector:
     def _show_box(self, box) -> None:
         with self._mute():
             if self.backend == "bbox":
-                self._canvas.bboxes = [box_to_widget(box, self.label)]
+                self._canvas.bboxes = [self._to_display(box)]
+                # Sent even when unchanged here: a change made while the widget handles the
+                # front end's own update of `bboxes` can be dropped, leaving the drawn and the
+                # old rectangle on screen.
+                self._canvas.send_state("bboxes")
             else:
                 # Setting extents does not call onselect (matplotlib behaviour); _commit does
                 # the notifying for programmatic changes.
@@ -526,12 +721,18 @@ class BoxSelector:
                 self._canvas.draw_idle()
 
     def _show_image(self) -> None:
-        img = self._current_slice_image()
         if self.backend == "bbox":
-            self._canvas.image_bytes = image_png(img)
+            self._canvas.image_bytes = image_png(self._display_image())
         else:
-            self._im.set_data(to_uint8(img))
+            # matplotlib zooms by axis limits (and scales the canvas itself)
+            self._im.set_data(to_uint8(self._current_slice_image()))
+            self._set_limits()
             self._canvas.draw_idle()
+
+    def _set_limits(self) -> None:
+        rows, cols, _ = self.view
+        self._ax.set_xlim(cols.start - 0.5, cols.stop - 0.5)
+        self._ax.set_ylim(rows.stop - 0.5, rows.start - 0.5)
 
 
 # --------------------------------------------------------------------------- comparison viewer
@@ -554,10 +755,23 @@ class InteractiveComparison:
         BoxSelector backend.
     flavour : {"challenge", "correct"}
         NSD flavour (see :mod:`classicseg.metrics`).
+    zoom : float >= 1, optional
+        Zoom the selector and the figure to a window ``zoom`` times the box around the box
+        (see :class:`BoxSelector`); the selector's "zoom to box" toggle changes it live.
+    cache : bool
+        Encode once, prompt many: every LiteMedSAM model found in ``methods`` (a bound
+        ``model.segment``, a ``functools.partial`` or a lambda that calls it) keeps its image
+        embeddings while the widget runs it, so a new box on the same image (or the same
+        slices) only re-runs the decoder. See :attr:`caches`.
 
     Attributes
     ----------
     selector : BoxSelector
+    caches : list of EmbeddingCache
+        One :class:`~classicseg.models.litemedsam.embedding_cache.EmbeddingCache` per
+        LiteMedSAM model found (empty with ``cache=False``); ``misses`` counts encoder passes.
+    status : ipywidgets.HTML
+        "computing…" while the methods run, then what ran and how long it took.
     last : dict
         Method name -> :class:`~classicseg.analysis.scores.MethodScore` (``dsc``, ``nsd``,
         ``seconds``, ``result``; ``error`` when the method raised) for the current box.
@@ -577,7 +791,8 @@ class InteractiveComparison:
     """
 
     def __init__(self, case: Case, methods: Mapping[str, Callable], *, slice_index=None, box=None,
-                 backend: str = "auto", flavour: str = "challenge"):
+                 backend: str = "auto", flavour: str = "challenge", zoom: float | None = None,
+                 cache: bool = True):
         import ipywidgets as W
 
         if not isinstance(case, Case):
@@ -590,13 +805,17 @@ class InteractiveComparison:
         self.label = 0
         self.figure = None
         self.n_updates = 0
-        self.selector = BoxSelector(case, box=box, backend=backend, slice_index=slice_index)
+        self.caches = _embedding_caches(self.methods) if cache else []
+        self.selector = BoxSelector(case, box=box, backend=backend, slice_index=slice_index,
+                                    zoom=zoom)
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
         self.scores = W.HTML()
-        self.widget = W.VBox([self.selector.widget, self.scores, self.image])
+        self.status = W.HTML()
+        self.widget = W.VBox([self.selector.widget, self.status, self.scores, self.image])
         self._compute(self.selector.box, raise_errors=True)
         self.selector.on_change(self._compute)
         self.selector.on_slice(lambda _z: self._render())
+        self.selector.zoom_button.observe(lambda _c: self._render(), names="value")
 
     @property
     def box(self) -> np.ndarray:
@@ -619,11 +838,29 @@ class InteractiveComparison:
         # the box the methods get: the drawn one here; ToolboxComparison perturbs it
         self.prompt_box = self._prompt(np.asarray(box, np.int64))
         one_box = replace(case, boxes=self.prompt_box[None], gts=target)
-        rows = score_methods(one_box, self._active_methods(), flavour=self.flavour,
-                             catch=not raise_errors)
+        methods = self._active_methods()
+        # Shown while the methods run: widget messages reach the browser at once.
+        self.status.value = (f"<span class='classicseg-status' data-state='computing'>"
+                             f"computing… ({html.escape(', '.join(methods))})</span>")
+        self.image.layout.opacity = "0.5"
+        t0 = time.perf_counter()
+        try:
+            with contextlib.ExitStack() as stack:
+                for c in self.caches:
+                    stack.enter_context(c)
+                rows = score_methods(one_box, methods, flavour=self.flavour,
+                                     catch=not raise_errors)
+        finally:
+            self.image.layout.opacity = "1"
+        seconds = time.perf_counter() - t0
         self.last = {r.method: r for r in rows}
         self.results = {r.method: r.result for r in rows if r.ok}
         self.n_updates += 1
+        encodes = (f" · encoder passes {sum(c.misses for c in self.caches)}, "
+                   f"embeddings reused {sum(c.hits for c in self.caches)}" if self.caches else "")
+        self.status.value = (f"<span class='classicseg-status' data-state='done' "
+                             f"data-updates='{self.n_updates}'>update {self.n_updates}: "
+                             f"{len(rows)} method(s) in {seconds:.2f} s{encodes}</span>")
         self._render()
 
     def _render(self) -> None:
@@ -637,7 +874,11 @@ class InteractiveComparison:
         ran = {k: r for k, r in self.last.items() if r.ok}
         scores = ran if case.gts is not None else {}
         times = {k: r.seconds for k, r in ran.items()}
-        fig = viz.side_by_side(case.image, gt_show, self.results, boxes=self.prompt_box[None],
+        image, results, boxes = case.image, self.results, self.prompt_box[None]
+        if self.selector.zoom is not None:
+            image, gt_show, results, boxes = _zoom_panels(self.selector.view, image, gt_show,
+                                                          results, boxes, case.is_3d)
+        fig = viz.side_by_side(image, gt_show, results, boxes=boxes,
                                scores=scores, times=times, slice_index=self.selector.slice_index,
                                synthetic=case.synthetic, title=case.name)
         self.figure = fig
@@ -667,8 +908,21 @@ class InteractiveComparison:
         """The methods that run now (here: all)."""
         return self.methods
 
+    def alt_text(self) -> str:
+        """A sentence describing the figure shown now (the static fallback's alt text)."""
+        parts = [f"{name}: Dice {r.dsc:.3f}" if r.ok and r.dsc is not None
+                 and self.case.gts is not None else f"{name}: {'ran' if r.ok else 'failed'}"
+                 for name, r in self.last.items()]
+        where = (f", slice {self.selector.slice_index}" if self.case.is_3d else "")
+        return (f"{self.case.name}{' (synthetic)' if self.case.synthetic else ''}: image with "
+                f"prompt box {self.prompt_box.tolist()}{where}, ground truth and each method's "
+                f"mask; " + "; ".join(parts))
+
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        # The live widget, plus a static snapshot that renderers without the widget state
+        # (nbconvert, a book, a closed kernel) show instead.
+        return _with_static(self.widget._repr_mimebundle_(**kwargs), self.image.value,
+                            self.alt_text())
 
 
 class ToolboxComparison(InteractiveComparison):
@@ -864,4 +1118,77 @@ class FailureGallery:
         self.image.value = viz.figure_png(self.figure)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return _with_static(self.widget._repr_mimebundle_(**kwargs), self.image.value,
+                            f"failure gallery, case {self.rows[self.index].name}")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _with_static(bundle, png: bytes, alt: str):
+    """Add a static PNG (and an ``<img>`` with alt text) to a widget's mime bundle.
+
+    Jupyter front-ends with the widget manager render the widget view; nbconvert skips a
+    widget view whose state was not saved and takes the next format, so an executed notebook
+    converted to HTML (or a book) still shows the figure."""
+    import base64
+
+    data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
+    data = dict(data)
+    if png:
+        b64 = base64.b64encode(png).decode("ascii")
+        data["image/png"] = b64
+        data["text/html"] = (f"<img class='classicseg-static' alt='{html.escape(alt, True)}' "
+                             f"src='data:image/png;base64,{b64}'/>")
+        meta = {**meta, "image/png": {"alt": alt}}
+    return data, meta
+
+
+def _embedding_caches(methods: Mapping[str, Callable]) -> list:
+    """One EmbeddingCache per distinct LiteMedSAM model the method callables use."""
+    import functools
+    import sys
+
+    mod = sys.modules.get("classicseg.models.litemedsam.predictor")
+    if mod is None:  # no LiteMedSAM was ever loaded, so none is in use
+        return []
+    from .models.litemedsam.embedding_cache import EmbeddingCache
+
+    found: dict[int, object] = {}
+
+    def visit(obj, depth=0):
+        if depth > 3:
+            return
+        if isinstance(obj, mod.LiteMedSAM):
+            found.setdefault(id(obj), obj)
+        elif isinstance(obj, functools.partial):
+            for o in (obj.func, *obj.args, *obj.keywords.values()):
+                visit(o, depth + 1)
+        elif callable(obj):
+            visit(getattr(obj, "__self__", None), depth + 1)
+            for cell in getattr(obj, "__closure__", None) or ():
+                with contextlib.suppress(ValueError):  # an empty cell
+                    visit(cell.cell_contents, depth + 1)
+            code, glob = getattr(obj, "__code__", None), getattr(obj, "__globals__", {})
+            for name in (code.co_names if code is not None else ()):
+                if isinstance(glob.get(name), mod.LiteMedSAM):  # a lambda on a global model
+                    visit(glob[name], depth + 1)
+
+    for f in methods.values():
+        visit(f)
+    return [EmbeddingCache(m) for m in found.values()]
+
+
+def _zoom_panels(view, image, gt, results: Mapping, boxes, is_3d: bool):
+    """Cut image, ground truth, masks and boxes to the selector's window (in-plane)."""
+    rows, cols, _ = view
+    where = (slice(None), rows, cols) if is_3d else (rows, cols)
+
+    def cut(a):
+        return None if a is None else np.asarray(getattr(a, "segs", a))[where]
+
+    shift = [cols.start, rows.start] + ([0] if is_3d else [])
+    size = [cols.stop - cols.start, rows.stop - rows.start] + ([image.shape[0]] if is_3d else [])
+    # a perturbed prompt box may reach past the window: draw its part inside
+    b = np.asarray(boxes, np.int64) - np.array(shift * 2)
+    b = np.clip(b, 0, np.array(size * 2) - 1)
+    return cut(image), cut(gt), {n: cut(r) for n, r in results.items()}, b

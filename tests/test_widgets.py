@@ -170,7 +170,7 @@ def test_bbox_widget_shows_image_and_box():
 
     img = np.zeros((20, 30, 3), np.uint8)
     img[5, 6] = (255, 0, 0)
-    sel = BoxSelector(img, box=[2, 3, 12, 9], backend="bbox")
+    sel = BoxSelector(img, box=[2, 3, 12, 9], backend="bbox", min_display=1)  # no upscaling
     shown = cv2.imdecode(np.frombuffer(sel._canvas.image_bytes, np.uint8), cv2.IMREAD_COLOR)
     assert shown.shape == (20, 30, 3) and tuple(shown[5, 6]) == (0, 0, 255)  # BGR red
     assert sel._canvas.bboxes == [{"x": 2, "y": 3, "width": 11, "height": 7, "label": "box"}]
@@ -180,7 +180,8 @@ def test_bbox_widget_shows_image_and_box():
 def test_programmatic_box_change_calls_back_and_updates_display(backend):
     _backend_available(backend)
     seen = []
-    sel = BoxSelector(np.zeros((40, 40, 3), np.uint8), backend=backend, on_change=seen.append)
+    sel = BoxSelector(np.zeros((40, 40, 3), np.uint8), backend=backend, on_change=seen.append,
+                      min_display=1)
     sel.box = [5, 6, 20, 30]
     assert [b.tolist() for b in seen] == [[5, 6, 20, 30]]
     sel.box = [5, 6, 20, 30]  # unchanged: no second call
@@ -207,7 +208,8 @@ def test_programmatic_box_is_clipped_and_validated():
 def test_drawing_a_new_box_in_the_bbox_widget_replaces_the_old_one():
     _need("jupyter_bbox_widget")
     seen = []
-    sel = BoxSelector(np.zeros((40, 40, 3), np.uint8), backend="bbox", on_change=seen.append)
+    sel = BoxSelector(np.zeros((40, 40, 3), np.uint8), backend="bbox", on_change=seen.append,
+                      min_display=1)
     # What the front end sends after a drag: the old box plus the new one, float coordinates.
     sel._canvas.bboxes = sel._canvas.bboxes + [
         {"x": 3.2, "y": 4.0, "width": 10.1, "height": 8.0, "label": "box"}]
@@ -436,3 +438,139 @@ def test_ipympl_selector_leaves_the_users_matplotlib_backend_alone():
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# --------------------------------------------------------------------------- small and 3D targets
+
+def _decode_png(png):
+    import cv2
+
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def test_small_images_are_upscaled_and_drawing_maps_back_to_image_pixels():
+    _need("jupyter_bbox_widget")
+    sel = BoxSelector(np.zeros((40, 50), np.uint8), box=[5, 6, 20, 30], backend="bbox")
+    assert sel.view == (slice(0, 40), slice(0, 50), 8)  # ceil(384 / 50)
+    assert _decode_png(sel._canvas.image_bytes).shape == (320, 400)
+    assert sel._canvas.bboxes == [{"x": 40, "y": 48, "width": 128, "height": 200,
+                                   "label": "box"}]
+    assert sel._canvas.colors == [BoxSelector.COLOR]  # a visible yellow, not the default blue
+    # a rectangle drawn on the upscaled picture, in its pixels
+    sel._canvas.bboxes = sel._canvas.bboxes + [{"x": 80, "y": 16, "width": 80, "height": 160,
+                                                "label": "box"}]
+    assert sel.box.tolist() == [10, 2, 19, 21]
+
+
+def test_zoom_crops_around_the_box_and_follows_it():
+    _need("jupyter_bbox_widget")
+    img = np.zeros((200, 300, 3), np.uint8)
+    img[100, 150] = 255
+    sel = BoxSelector(img, box=[140, 90, 159, 109], zoom=2.0, backend="bbox")
+    rows, cols, k = sel.view  # the image's aspect ratio, so the picture keeps its size
+    assert (rows, cols) == (slice(80, 120), slice(120, 180)) and k == 10
+    shown = _decode_png(sel._canvas.image_bytes)
+    assert shown.shape == (400, 600, 3)
+    assert shown[(100 - 80) * 10, (150 - 120) * 10].max() == 255  # the same pixel, zoomed
+    assert sel._canvas.bboxes[0]["x"] == (140 - 120) * 10
+    assert sel.zoom_button.value
+    sel.box = [10, 10, 29, 29]  # the window follows a box set from code
+    assert sel.view[:2] == (slice(0, 40), slice(0, 60))
+    assert _decode_png(sel._canvas.image_bytes).shape == (400, 600, 3)
+    sel.zoom_button.value = False  # the toggle: whole image again
+    assert sel.zoom is None and sel.view[:2] == (slice(0, 200), slice(0, 300))
+    assert _decode_png(sel._canvas.image_bytes).shape[:2] == (200 * sel.view[2],
+                                                              300 * sel.view[2])
+    with pytest.raises(ValueError, match="zoom"):
+        sel.zoom = 0.5
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_volume_slice_follows_a_box_set_from_code(backend):
+    _backend_available(backend)
+    vol = np.zeros((20, 30, 30), np.uint8)
+    slices = []
+    sel = BoxSelector(vol, box=[2, 2, 0, 10, 10, 3], backend=backend)
+    sel.on_slice(slices.append)
+    assert sel.slice_index == 1
+    sel.box = [2, 2, 10, 10, 10, 17]  # box -> its middle slice (the 3D walk's seed)
+    assert sel.slice_index == 13 and slices == []  # on_change listeners redraw, not twice
+    sel.slice_index = 11
+    sel.box = [3, 3, 10, 12, 12, 17]  # in-plane change, slice inside the box: it stays
+    assert sel.slice_index == 11
+    sel.box = [3, 3, 10, 12, 12, 17]  # same box: nothing
+    sel.slice_index = 2
+    sel.box = [3, 3, 10, 12, 12, 17]  # unchanged box, slice outside it: the slice moves back
+    assert sel.slice_index == 13 and slices[-1] == 13
+
+
+def test_comparison_caches_litemedsam_embeddings_across_drags(make_case):
+    from models.test_embedding_cache import fake_litemedsam  # tests/ is on sys.path
+
+    case = make_case("2DBox_US_0001")
+    model = fake_litemedsam()
+    other = case.boxes[1]
+    uncached = model.segment(case.image, other[None]).segs
+    runner = model._runner
+    runner.encoded = runner.decoded = 0
+    cmp = InteractiveComparison(case, {"LiteMedSAM": model.segment,
+                                       "lambda": lambda im, b: model.segment(im, b)},
+                                backend="bbox")
+    assert len(cmp.caches) == 1 and runner.encoded == 1  # one model found, one pass
+    cmp.box = other            # drag 1
+    cmp.box = case.boxes[0]    # drag 2
+    assert cmp.n_updates == 3 and runner.encoded == 1 and runner.decoded == 6
+    assert (cmp.caches[0].misses, cmp.caches[0].hits) == (1, 5)
+    cmp.box = other
+    np.testing.assert_array_equal(cmp.results["LiteMedSAM"].segs > 0, uncached > 0)
+    assert "encoder passes 1" in cmp.status.value and "done" in cmp.status.value
+    assert "encode" not in vars(model)  # the model is left as it was between updates
+    plain = InteractiveComparison(case, {"LiteMedSAM": model.segment}, backend="bbox",
+                                  cache=False)
+    plain.box = other
+    assert plain.caches == [] and runner.encoded == 3
+
+
+def test_comparison_shows_computing_while_the_methods_run(make_case):
+    case = make_case("2DBox_US_0001")
+    seen = []
+    holder = []
+
+    def spy(image, boxes):
+        if holder:
+            seen.append((holder[0].status.value, holder[0].image.layout.opacity))
+        return _box_fill(image, boxes)
+
+    cmp = InteractiveComparison(case, {"spy": spy}, backend="bbox")
+    holder.append(cmp)
+    cmp.box = case.boxes[1]
+    assert "computing" in seen[0][0] and seen[0][1] == "0.5"
+    assert "computing" not in cmp.status.value and cmp.image.layout.opacity == "1"
+
+
+def test_comparison_zoom_crops_the_figure_panels(make_case):
+    case = make_case("2DBox_US_0001")
+    cmp = InteractiveComparison(case, {"box": _box_fill}, backend="bbox", zoom=2.0)
+    rows, cols, _ = cmp.selector.view
+    shown = cmp.figure.axes[0].images[0].get_array()
+    assert shown.shape[:2] == (rows.stop - rows.start, cols.stop - cols.start)
+    assert shown.shape[:2] != case.image.shape[:2]
+    cmp.selector.zoom = None
+    cmp.box = case.boxes[1]
+    assert cmp.figure.axes[0].images[0].get_array().shape[:2] == case.image.shape[:2]
+
+
+def test_static_fallback_rides_along_with_the_widget(make_case):
+    import base64
+
+    case = make_case("2DBox_US_0001")
+    cmp = InteractiveComparison(case, {"box": _box_fill}, backend="bbox")
+    data, meta = cmp._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert base64.b64decode(data["image/png"]) == cmp.image.value
+    assert "alt=" in data["text/html"] and case.name in meta["image/png"]["alt"]
+    assert "Dice" in meta["image/png"]["alt"]
+    sel_data, _ = cmp.selector._repr_mimebundle_()
+    snap = _decode_png(base64.b64decode(sel_data["image/png"]))
+    assert snap.shape[:2] == _decode_png(cmp.selector._canvas.image_bytes).shape[:2]
+    assert (snap[..., 1] > 150).any()  # the yellow box is drawn in the snapshot

@@ -18,118 +18,38 @@ reason when Chromium or Playwright is missing (``.ci/run`` installs Chromium fir
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
+from browser_util import (  # noqa: F401 - chromium is a fixture; the book test imports these
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    KERNEL_IDLE_JS,
+    REPO,
+    TIMEOUT_MS,
+    chromium,
+    jupyterlab,
+)
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_SRC = REPO / "tests" / "notebooks" / "browser_nb" / "box_demo.py"
-ARTIFACTS = REPO / "artifacts" / "browser"
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 # The drag, in image pixels: around the ellipse (object 2, x 175..275, y 135..195) of the demo,
 # starting outside the default box (which sits on the disc, object 1) so a new box is drawn.
 DRAG_FROM, DRAG_TO = (165, 125), (285, 205)
-TIMEOUT_MS = 120_000
-
-
-@pytest.fixture
-def chromium() -> str:
-    """Path of a Chromium binary, or a skip saying why the browser test did not run."""
-    pytest.importorskip("playwright.sync_api",
-                        reason="Python playwright is not installed; the browser test did NOT run "
-                        "(pip install -c constraints.txt -e '.[dev]')")
-    env = os.environ.get("CLASSICSEG_CHROMIUM")
-    for cand in ([env] if env else []) + list(CHROMIUM_CANDIDATES):
-        if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
-            return cand
-    pytest.skip("Chromium not found (looked for $CLASSICSEG_CHROMIUM, "
-                + ", ".join(CHROMIUM_CANDIDATES)
-                + "): install it with `apt-get install -y chromium` (.ci/run does); "
-                "the browser test did NOT run")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {proc.returncode}:\n"
-                               f"{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"JupyterLab did not answer {url} within {timeout:.0f} s:\n"
-                       f"{log.read_text()[-3000:]}")
+IMAGE_WIDTH = 320  # the demo image's width: the widget may show it upscaled
 
 
 @pytest.fixture
 def lab_server(tmp_path):
     """JupyterLab serving a fresh copy of the demo notebook; yields its base URL; ended by PID."""
     jupytext = pytest.importorskip("jupytext")
-    pytest.importorskip("jupyterlab")
     root = tmp_path / "root"
     root.mkdir()
     jupytext.write(jupytext.read(NOTEBOOK_SRC, fmt="py:percent"), root / "box_demo.ipynb")
-    # Isolated Jupyter dirs: no user settings leak in, nothing is written to ~/.jupyter, and the
-    # news / update toasts (which cover part of the page) are switched off.
-    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = dict(os.environ,
-               JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
-    port = _free_port()
-    log = tmp_path / "jupyterlab.log"
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1",
-           "--port", str(port),
-           "--ServerApp.port_retries=0", "--ServerApp.token=", "--ServerApp.password=",
-           "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.expose_app_in_browser=True"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{url}/api/status", proc, log)
+    with jupyterlab(root, tmp_path) as url:
         yield url
-    finally:
-        # End the server by its PID (it shuts its kernels down on SIGTERM); escalate if it hangs.
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(log, ARTIFACTS / "jupyterlab.log")
 
 
 def _readback(page, previous_updates: int) -> dict:
@@ -149,7 +69,7 @@ def _readback(page, previous_updates: int) -> dict:
     raise AssertionError(f"no new READBACK output within {TIMEOUT_MS / 1000:.0f} s")
 
 
-def test_drag_a_box_in_jupyterlab_recomputes_both_segmentations(chromium, lab_server):
+def test_drag_a_box_in_jupyterlab_recomputes_both_segmentations(chromium, lab_server):  # noqa: F811
     from playwright import sync_api
 
     t_start = time.monotonic()
@@ -161,13 +81,7 @@ def test_drag_a_box_in_jupyterlab_recomputes_both_segmentations(chromium, lab_se
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(f"{lab_server}/lab/tree/box_demo.ipynb?reset")
             page.wait_for_selector(".jp-Notebook .jp-CodeCell")
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                " && window.jupyterapp.shell.currentWidget.sessionContext"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-                " === 'idle'")
+            page.wait_for_function(KERNEL_IDLE_JS)
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
             # The bbox widget (img + svg overlay) and the score table appear once the cells ran.
@@ -186,10 +100,11 @@ def test_drag_a_box_in_jupyterlab_recomputes_both_segmentations(chromium, lab_se
                                        " return [r.x, r.y, r.width, r.height,"
                                        " e.naturalWidth, e.naturalHeight]; }")
             x, y, w, h, nw, nh = geom
+            up = nw / IMAGE_WIDTH  # small images are shown upscaled by an integer factor
             sx, sy = w / nw, h / nh
 
             def to_page(p):
-                return x + (p[0] + 0.5) * sx, y + (p[1] + 0.5) * sy
+                return x + (p[0] + 0.5) * up * sx, y + (p[1] + 0.5) * up * sy
 
             # At human pace: the widget creates the new rectangle on mouse-down and only
             # follows the pointer once that rectangle is mounted (a few ms later).
@@ -214,7 +129,7 @@ def test_drag_a_box_in_jupyterlab_recomputes_both_segmentations(chromium, lab_se
             rects = page.locator(".jp-OutputArea-output .image svg rect.movable").evaluate_all(
                 "es => es.map(e => ['x', 'y', 'width', 'height'].map(k => +e.getAttribute(k)))")
             assert len(rects) == 1, rects
-            rx, ry, rw, rh = rects[0]
+            rx, ry, rw, rh = (v / up for v in rects[0])  # display -> image pixels
             assert abs(rx - DRAG_FROM[0]) <= 2 and abs(ry - DRAG_FROM[1]) <= 2, rects
             assert abs(rx + rw - DRAG_TO[0]) <= 2 and abs(ry + rh - DRAG_TO[1]) <= 2, rects
             scores.scroll_into_view_if_needed()

@@ -29,9 +29,9 @@ def _cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
     return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ()))) for c in nb.cells]
 
 
-def test_there_are_ten_notebooks():
-    assert len(PY_FILES) == 10, [p.name for p in PY_FILES]
-    assert sorted(p.name[:2] for p in PY_FILES) == [f"{i:02d}" for i in range(10)]
+def test_there_are_eleven_notebooks():
+    assert len(PY_FILES) == 11, [p.name for p in PY_FILES]
+    assert sorted(p.name[:2] for p in PY_FILES) == [f"{i:02d}" for i in range(11)]
 
 
 @pytest.mark.parametrize("py", PY_FILES, ids=lambda p: p.name)
