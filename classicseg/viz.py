@@ -31,7 +31,7 @@ import numpy as np
 __all__ = [
     "overlay", "side_by_side", "histogram_split", "threshold_panel", "failure_gallery",
     "bar_by_modality", "time_vs_dice", "label_colours", "default_slice", "figure_png",
-    "robustness_figure", "method_heatmap", "pareto_figure", "show",
+    "robustness_figure", "method_heatmap", "pareto_figure", "show", "show_in",
 ]
 
 SYNTHETIC_TAG = "(synthetic)"
@@ -86,6 +86,33 @@ def show(fig, alt: str, *, dpi: int = 80):
     if getattr(fig, "number", None) is not None:  # a pyplot figure: release it
         _pyplot().close(fig)
     return None  # not the Image: as a cell's last value it would be displayed again
+
+
+def show_in(output, fig, alt: str, *, dpi: int = 80):
+    """Make a figure the only content of an ``ipywidgets.Output``: a PNG **with alt text**.
+
+    For slider callbacks. Unlike ``with output: display(fig)``, the image is stored in the
+    widget's ``outputs`` in the kernel, so the lesson's code (and a run without a browser,
+    as under nbval) can read what the reader sees. The figure is released from pyplot and
+    returned, so a callback can hand it on (e.g. as ``ipywidgets.interactive``'s ``result``).
+
+    Examples
+    --------
+    >>> import ipywidgets as W                                     # doctest: +SKIP
+    >>> out = W.Output()                                           # doctest: +SKIP
+    >>> _ = show_in(out, _new_figure((2, 2)), "An empty test figure")  # doctest: +SKIP
+    >>> len(out.outputs), "image/png" in out.outputs[0]["data"]     # doctest: +SKIP
+    (1, True)
+    """
+    from IPython.display import Image
+
+    if not str(alt).strip():
+        raise ValueError("alt must say what the figure shows (it is the figure's alt text)")
+    output.outputs = ()  # replace, never append: one figure at a time
+    output.append_display_data(Image(data=figure_png(fig, dpi=dpi), format="png", alt=str(alt)))
+    if getattr(fig, "number", None) is not None:
+        _pyplot().close(fig)
+    return fig
 
 
 def _tag(title, synthetic: bool) -> str:

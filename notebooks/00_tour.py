@@ -435,6 +435,7 @@ verify(two_channel_route.method == "threshold",
 # | `08_pipeline_vs_baseline` | the whole pipeline vs the baseline (Tables 11 / 12), your own data |
 # | `09_failure_gallery` | where each side fails, ranked by the Dice gap |
 # | `10_classical_toolbox` | GrabCut, random walker, active contours, watershed, flood fill, a pixel classifier and clustering beside LiteMedSAM; a method × modality heat map; how each method reacts to a sloppy box |
+# | `11_inside_litemedsam` | Inside LiteMedSAM (real nuclei): the 256-px frame, crop-then-infer, encoder vs decoder cost, encode once / prompt many, the predicted IoU vs real Dice |
 #
 # ## References
 #

@@ -470,7 +470,11 @@ verify((shifted[20] < shifted[0]).all(), "a 20 px shift lowers both methods' DSC
 #
 # ## What's next
 #
-# * This is the last lesson. Run every classical method on every bundled case with
+# * Next: [11 · Inside LiteMedSAM](11_inside_litemedsam.ipynb) — what the model sees for a small
+#   box, what the encoder and decoder each cost, and why its predicted IoU cannot flag
+#   failures; its section 3 takes apart "encode once, prompt many", the idea behind
+#   `EmbeddingCacheModels`.
+# * Run every classical method on every bundled case with
 #   `classicseg compare data_samples/ --methods all` ([08 · Pipeline vs
 #   baseline](08_pipeline_vs_baseline.ipynb) explains the tables), rerun any comparison with
 #   sloppier boxes (`--box-jitter 5 --box-scale 1.2`), and see `make benchmark` for the full

@@ -43,6 +43,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
                     "postprocessed"],
     "ellipse": ["Ellipse", "fit_ellipse", "ellipse_mask", "ellipse_result", "ellipse_agreement",
                 "skull_ellipse"],
+    "baselines": ["TRIVIAL_BASELINES", "trivial_baselines"],
     "grabcut": ["segment_grabcut"],
     "random_walker": ["segment_random_walker"],
     "active_contours": ["segment_geodesic_contour", "segment_chan_vese", "inscribed_ellipse"],

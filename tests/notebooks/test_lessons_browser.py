@@ -125,11 +125,31 @@ def _near(box, expect, shape) -> bool:
 
 def _expected_box(start, end, shape) -> list:
     h, w = shape[-2:]
-    return [start[0] * w, start[1] * h, end[0] * w, end[1] * h]
+    (xa, xb), (ya, yb) = sorted((start[0], end[0])), sorted((start[1], end[1]))
+    return [xa * w, ya * h, xb * w, yb * h]
 
 
 def _box2d(box) -> list:
     return [box[0], box[1], box[3], box[4]] if len(box) == 6 else list(box)
+
+
+def _new_box_drag(box, shape) -> tuple:
+    """(start, end) fractions of a drag that draws a *new* box: it starts outside the box on
+    screen (a press inside it would move that box) in the widest margin, and ends 20 % of the
+    image further towards the middle."""
+    h, w = shape[-2:]
+    x0, y0, x1, y1 = _box2d(box)
+    margins = {"left": x0 / w, "top": y0 / h, "right": 1 - (x1 + 1) / w,
+               "bottom": 1 - (y1 + 1) / h}
+    side = max(margins, key=margins.get)
+    assert margins[side] > 0.02, f"no room outside the box {box} to start a new one"
+    m = margins[side] / 2
+    start = {"left": (m, 0.3), "top": (0.3, m), "right": (1 - m, 0.3),
+             "bottom": (0.3, 1 - m)}[side]
+    d = 0.2  # small enough that "zoom to box" (3x the box) shows a window, not everything
+    step = {"left": (d, d), "top": (d, d), "right": (-d, d), "bottom": (d, -d)}[side]
+    end = tuple(min(0.97, max(0.03, a + d)) for a, d in zip(start, step))
+    return start, end
 
 
 def _draw_and_check(page, cell, before: dict, start, end) -> None:
@@ -140,6 +160,10 @@ def _draw_and_check(page, cell, before: dict, start, end) -> None:
         "es => es.map(e => ['x', 'y', 'width', 'height'].map(k => e.getAttribute(k)))")
     figures = cell.locator(".widget-image")
     old = _srcs(figures)
+    # Activate the cell first: activating it on mouse-down scrolls it, moving the picture
+    # under the pointer in the middle of the drag.
+    cell.locator(".jp-InputPrompt").first.click()
+    page.wait_for_timeout(300)
     drag(page, canvas, start, end)
     page.wait_for_function(
         "([el, old]) => { const r = el.querySelectorAll('svg rect.movable');"
@@ -188,7 +212,7 @@ def test_00_tour_draw_a_box_and_zoom(page, lessons_lab):
     t0 = time.monotonic()
     first = _run(page, lessons_lab, "00_tour")
     cell = _cell(page, "selector = BoxSelector(case2d)")
-    start, end = (0.35, 0.35), (0.55, 0.6)  # small enough that "zoom to box" shows a window
+    start, end = _new_box_drag(first["box"], first["shape"])
     _draw_and_check(page, cell, first, start, end)
     drawn = readback(page, first)
     assert _near(drawn["box"], _expected_box(start, end, drawn["shape"]), drawn["shape"]), drawn
@@ -225,7 +249,7 @@ def test_02_pet_slider_explorer_and_3d_box(page, lessons_lab):
     _screenshot(explorer, "02_pet_explorer")
 
     cell = _cell(page, "compare = InteractiveComparison(pet")
-    start, end = (0.3, 0.3), (0.6, 0.6)
+    start, end = _new_box_drag(moved["box"], moved["shape"])
     _draw_and_check(page, cell, moved, start, end)
     drawn = readback(page, moved)
     assert drawn["updates"] > moved["updates"], drawn
@@ -239,7 +263,7 @@ def test_05_ultrasound_litemedsam_box_reuses_the_embedding(page, lessons_lab):
     t0 = time.monotonic()
     first = _run(page, lessons_lab, "05_ultrasound")
     cell = _cell(page, "compare = InteractiveComparison(head")
-    start, end = (0.2, 0.2), (0.8, 0.8)
+    start, end = _new_box_drag(first["box"], first["shape"])
     _draw_and_check(page, cell, first, start, end)
     drawn = readback(page, first)
     assert drawn["updates"] > first["updates"], drawn

@@ -29,9 +29,9 @@ def _cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
     return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ()))) for c in nb.cells]
 
 
-def test_there_are_eleven_notebooks():
-    assert len(PY_FILES) == 11, [p.name for p in PY_FILES]
-    assert sorted(p.name[:2] for p in PY_FILES) == [f"{i:02d}" for i in range(11)]
+def test_there_are_twelve_notebooks():
+    assert len(PY_FILES) == 12, [p.name for p in PY_FILES]
+    assert sorted(p.name[:2] for p in PY_FILES) == [f"{i:02d}" for i in range(12)]
 
 
 @pytest.mark.parametrize("py", PY_FILES, ids=lambda p: p.name)
@@ -64,16 +64,30 @@ def test_committed_ipynb_is_clean(ipynb: Path):
 
 @pytest.mark.parametrize("py", PY_FILES, ids=lambda p: p.name)
 def test_notebook_has_the_teaching_form(py: Path):
-    """Goals and prerequisites at the top, a summary and 2-3 exercises with hidden solutions."""
+    """The Project Pythia form: overview, prerequisites, time to learn, a data box, sections,
+    key points, what's next, references, glossary; 2-4 exercises, each a stub cell followed by
+    a runnable solution cell tagged ``solution`` (``make student`` strips those)."""
     nb = jupytext.read(py, fmt="py:percent")
     md = [c.source for c in nb.cells if c.cell_type == "markdown"]
-    head = "\n".join(md[:2]).lower()
-    assert "learning goals" in head and "prerequisites" in head, py.name
     text = "\n".join(md)
-    assert re.search(r"^#+ .*summary", text, re.I | re.M), f"{py.name}: no Summary section"
+    for heading in ("Overview", "Prerequisites", "Key points", "What's next", "References",
+                    "Glossary"):
+        assert re.search(rf"^#+ .*{re.escape(heading)}", text, re.I | re.M), \
+            f"{py.name}: no '{heading}' section"
+    assert re.search(r"time to learn", text, re.I), f"{py.name}: no time to learn"
+    assert re.search(r"^> \*\*Data", text, re.M), f"{py.name}: no data box (> **Data.** ...)"
     exercises = re.findall(r"^\*\*Exercise \d", text, re.M)
-    assert 2 <= len(exercises) <= 3, f"{py.name}: {len(exercises)} exercises"
-    assert text.count("<details>") >= len(exercises), f"{py.name}: a solution is not collapsible"
-    # Notebooks only call classicseg: no algorithm code (no function or class definitions).
+    assert 2 <= len(exercises) <= 4, f"{py.name}: {len(exercises)} exercises"
+    solutions = [i for i, c in enumerate(nb.cells) if "solution" in c.metadata.get("tags", [])]
+    assert len(solutions) >= len(exercises), f"{py.name}: an exercise has no solution cell"
+    for i in solutions:
+        assert nb.cells[i].cell_type == "code", f"{py.name}: solution cell {i} is not code"
+    # Notebooks only call classicseg: no algorithm code. No classes; a function is glue (a
+    # widget callback, a one-line helper) of at most 12 lines -- anything longer belongs in
+    # the package, where it is tested.
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert not re.search(r"^\s*(def|class) ", code, re.M), f"{py.name} defines functions"
+    assert not re.search(r"^\s*class ", code, re.M), f"{py.name} defines a class"
+    for match in re.finditer(r"^def (\w+).*?(?=^\S|\Z)", code, re.M | re.S):
+        lines = [ln for ln in match.group(0).splitlines() if ln.strip()]
+        assert len(lines) <= 12, f"{py.name}: {match.group(1)}() is {len(lines)} lines; " \
+                                 "move it into classicseg"
