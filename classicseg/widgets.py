@@ -462,8 +462,9 @@ class BoxSelector:
         import cv2
 
         img = to_uint8(self._display_image())
-        img = np.ascontiguousarray(np.repeat(img[..., None], 3, axis=2) if img.ndim == 2
-                                   else img[..., :3])
+        # a copy: the display image may be the caller's own array, and we draw on it
+        img = (np.repeat(img[..., None], 3, axis=2) if img.ndim == 2
+               else np.array(img[..., :3], order="C", copy=True))
         d = self._to_display(self._box)
         rgb = tuple(int(self.COLOR[i:i + 2], 16) for i in (1, 3, 5))
         cv2.rectangle(img, (int(d["x"]), int(d["y"])),

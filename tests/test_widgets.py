@@ -574,3 +574,13 @@ def test_static_fallback_rides_along_with_the_widget(make_case):
     snap = _decode_png(base64.b64decode(sel_data["image/png"]))
     assert snap.shape[:2] == _decode_png(cmp.selector._canvas.image_bytes).shape[:2]
     assert (snap[..., 1] > 150).any()  # the yellow box is drawn in the snapshot
+
+
+def test_static_snapshot_draws_on_a_copy_of_a_large_image():
+    _need("jupyter_bbox_widget")
+    img = np.full((400, 420, 3), 40, np.uint8)  # shown 1:1, so the display is the array itself
+    sel = BoxSelector(img, box=[50, 60, 200, 220], backend="bbox")
+    assert sel.view[2] == 1
+    snap = _decode_png(sel.snapshot_png())
+    assert (snap != 40).any()          # the box is in the snapshot ...
+    assert (img == 40).all()           # ... and not in the caller's image
