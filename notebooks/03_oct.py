@@ -386,9 +386,10 @@ verify_greater(dice_100_bins, ght["dsc"], "100 bins", "10 bins")
 #   *ECCV 2020*. doi:10.1007/978-3-030-58558-7_27
 # * Ma, J. et al. (2024). Segment anything in medical images. *Nat. Commun.* 15, 654.
 #   doi:10.1038/s41467-024-44824-z
-# * Marinov, Z. et al. (2024). The paper this package replays: classical methods and
-#   LiteMedSAM in the CVPR 2024 MedSAM-on-Laptop challenge
-#   (`/work/shared/reference/paper.txt`); challenge: https://www.codabench.org/competitions/1847/
+# * Marinov Z, Jaus A, Kleesiek J, Stiefelhagen R. *Taking a Step Back: Revisiting Classical
+#   Approaches for Efficient Interactive Segmentation of Medical Images.* CVPR 2024 *MedSAM on
+#   Laptop* challenge (the paper this package replays); challenge:
+#   https://www.codabench.org/competitions/1847/
 #
 # ## Glossary
 #

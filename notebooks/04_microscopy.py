@@ -461,9 +461,10 @@ viz.show(viz.side_by_side(hard.image, hard.gts, {"k-means": r_hard}, boxes=hard.
 # * Kirillov, A. et al. (2023). Segment anything. *ICCV 2023*. doi:10.1109/ICCV51070.2023.00371
 # * Ma, J. et al. (2024). Segment anything in medical images. *Nat. Commun.* 15, 654.
 #   doi:10.1038/s41467-024-44824-z
-# * Marinov, Z. et al. (2024). The paper this package replays: classical methods and
-#   LiteMedSAM in the CVPR 2024 MedSAM-on-Laptop challenge (`/work/shared/reference/paper.txt`;
-#   §4.5, Fig. 7, Fig. 8); challenge: https://www.codabench.org/competitions/1847/
+# * Marinov Z, Jaus A, Kleesiek J, Stiefelhagen R. *Taking a Step Back: Revisiting Classical
+#   Approaches for Efficient Interactive Segmentation of Medical Images.* CVPR 2024 *MedSAM on
+#   Laptop* challenge (the paper this package replays; §4.5, Fig. 7, Fig. 8); challenge:
+#   https://www.codabench.org/competitions/1847/
 # * Caicedo, J. C. et al. (2019). Nucleus segmentation across imaging experiments: the 2018
 #   Data Science Bowl. *Nat. Methods* 16, 1247–1253. doi:10.1038/s41592-019-0612-7
 #

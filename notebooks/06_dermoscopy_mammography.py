@@ -541,7 +541,7 @@ _ = verify_between(hard_dice["MobileUNet"], 0.0, 0.5,
 #   validation. *Nat. Methods* 21, 195–212. doi:10.1038/s41592-023-02151-z
 # * Marinov, Z. et al. (2024). The paper this package replays: classical methods and a
 #   MobileUNet next to LiteMedSAM in the CVPR 2024 MedSAM-on-Laptop challenge
-#   (`/work/shared/reference/paper.txt`; Tables 4, 8, 10; Fig. 2, 3; §4.10); challenge:
+#   (Tables 4, 8, 10; Fig. 2, 3; §4.10); challenge:
 #   https://www.codabench.org/competitions/1847/
 #
 # ## Glossary

@@ -9,6 +9,7 @@ One idea per module (as in segment-anything):
 - :mod:`.predictor` -- :class:`LiteMedSAM`, the box-prompted predictor (2D and 3D)
 - :mod:`.onnx_backend`, :mod:`.openvino_backend` -- the ONNX Runtime and OpenVINO runners
   (torch-free once the ONNX export is cached)
+- :mod:`.embedding_cache` -- encode once, prompt many (:class:`EmbeddingCache`)
 - :mod:`.backends` -- which backend ``backend="auto"`` takes, and the parity verdicts
 - :mod:`.weights` -- finding, verifying and loading ``lite_medsam.pth``
 
@@ -27,5 +28,6 @@ __getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
     "geometry": ["SIZE", "BOX_SHIFT", "scale_boxes_256", "box_from_mask_256", "middle_slice",
                  "slice_plan", "context_window"],
     "slice_selection": ["SlicePlan", "parse_slice_plan", "adaptive_walk"],
+    "embedding_cache": ["EmbeddingCache"],
     "weights": ["litemedsam_weights_path", "load_litemedsam_state_dict", "LITEMEDSAM_SHA256"],
 })
