@@ -61,8 +61,10 @@ PROFILES: dict[str, dict[str, list[str]]] = {
     # beside the JSON (full: every bundled 2D case and the whole dev set -> reports/toolbox.md)
     "bench_toolbox": {"quick": ["--quick", "--out", "reports/benchmark/toolbox_quick.md"],
                       "full": []},
-    # quick: warm median of 2, peak RSS on a 60-slice synthetic CT (full: 3 and 300 slices)
-    "bench_paths": {"quick": ["--repeats", "2", "--depth", "60"], "full": []},
+    # quick: one 3D and one 2D case, a 60-slice RSS volume (the full set needs ~10 min idle)
+    "bench_paths": {"quick": ["--repeats", "1", "--depth", "60", "--cases",
+                              "3DBox_MR_synthetic-prostate", "2DBox_XRay_synthetic-lungs"],
+                    "full": []},
 }
 #: benchmarks not named ``bench_*.py``, run after those, in this order (a new one: add its
 #: file name here and, if it has small settings, an entry in PROFILES)
