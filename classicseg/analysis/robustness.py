@@ -33,14 +33,9 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import math
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Mapping
-
-import numpy as np
 
 from ..boxes import BoxPerturbation
 from ..io import Case
@@ -120,55 +115,6 @@ class RobustnessRow:
 
 # --------------------------------------------------------------------------- embedding cache
 
-def _host_bytes(a) -> bytes:
-    """The bytes of one model input, torch tensor (any device) or ndarray."""
-    if hasattr(a, "detach"):  # torch, without importing it here
-        a = a.detach().cpu().numpy()
-    return np.ascontiguousarray(a).tobytes()
-
-
-def _concat(parts):
-    if hasattr(parts[0], "detach"):
-        import torch
-
-        return torch.cat(parts)
-    return np.concatenate(parts)
-
-
-class _EncoderCache:
-    """Wraps ``LiteMedSAM.encode``: one embedding per distinct model input (least recently
-    used ones dropped beyond ``max_entries``), with the encoder time each hit saved. Works
-    on whatever array type the backend takes and returns (torch tensors, ndarrays)."""
-
-    def __init__(self, encode, max_entries: int):
-        self.encode, self.max_entries = encode, int(max_entries)
-        self.store: OrderedDict = OrderedDict()
-        self.hits = self.misses = 0
-        self.seconds_saved = 0.0
-
-    def __call__(self, image_256):
-        x = image_256[None] if image_256.ndim == 3 else image_256
-        keys = [hashlib.blake2b(_host_bytes(x[i]), digest_size=16).digest()
-                for i in range(len(x))]
-        todo = [i for i, k in enumerate(keys) if k not in self.store]
-        if todo:
-            t0 = time.perf_counter()
-            embs = self.encode(x[todo] if len(todo) < len(keys) else x)
-            each = (time.perf_counter() - t0) / len(todo)
-            for j, i in enumerate(todo):
-                self.store[keys[i]] = (embs[j:j + 1], each)
-        for i, k in enumerate(keys):
-            self.store.move_to_end(k)
-            if i not in todo:
-                self.hits += 1
-                self.seconds_saved += self.store[k][1]
-        self.misses += len(todo)
-        out = _concat([self.store[k][0] for k in keys])
-        while len(self.store) > self.max_entries:
-            self.store.popitem(last=False)
-        return out
-
-
 class EmbeddingCacheModels(Models):
     """:class:`~classicseg.pipeline.core.Models` whose LiteMedSAM keeps image embeddings.
 
@@ -193,9 +139,12 @@ class EmbeddingCacheModels(Models):
         return super()._key(name, *extra) + (self.max_entries,)
 
     def load_litemedsam(self):
+        from ..models.litemedsam.embedding_cache import EmbeddingCache
+
         model = super().load_litemedsam()
-        # the predictor calls self.encode for every image: an instance attribute wins
-        model.encode = model.embedding_cache = _EncoderCache(model.encode, self.max_entries)
+        # this Models' own copy of the model keeps the cache switched on for its lifetime
+        model.embedding_cache = EmbeddingCache(model, max_entries=self.max_entries)
+        model.embedding_cache.__enter__()
         return model
 
     def litemedsam(self):

@@ -13,7 +13,6 @@ from pipeline_fakes import FakeModels, fresh_models  # noqa: F401  (autouse fixt
 from classicseg import viz
 from classicseg.analysis.robustness import (
     RobustnessRow,
-    _EncoderCache,
     box_robustness,
     method_pipeline,
     robustness_table,
@@ -159,17 +158,22 @@ def test_encoder_cache_encodes_each_image_once(backend):
         calls.append(len(x))
         return x[:, :, :4, :4] * 2.0
 
-    cache = _EncoderCache(encode, max_entries=2)
+    from types import SimpleNamespace
+
+    from classicseg.models.litemedsam.embedding_cache import EmbeddingCache
+
+    cache = EmbeddingCache(SimpleNamespace(encode=encode), max_entries=2).encode
+    store = cache.__self__
     a, b, c = full(1), full(2), full(3)
     first = cache(a)
     assert (cache(a) == first).all() and calls == [1]
     both = cache(cat([b, a]))                                   # a is cached: only b encodes
     assert calls == [1, 1] and (both[1:] == first).all() and (both[:1] == 4.0).all()
-    assert (cache.hits, cache.misses) == (2, 2)
+    assert (store.hits, store.misses) == (2, 2)
     cache(c)                                                    # evicts the least recent (b)
     cache(b)
-    assert calls == [1, 1, 1, 1] and len(cache.store) == 2
-    assert np.isfinite(cache.seconds_saved)
+    assert calls == [1, 1, 1, 1] and len(store.store) == 2
+    assert np.isfinite(store.seconds_saved)
 
 
 def test_the_benchmark_writes_its_tables_and_figure(write_case, tmp_path):
