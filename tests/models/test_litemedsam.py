@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from parity_vectors import CASES_2D, CASES_3D, dice, load_vectors  # noqa: E402
 
 from classicseg.models.device import choose_device  # noqa: E402
 from classicseg.models.litemedsam import (  # noqa: E402
@@ -28,22 +29,10 @@ from classicseg.models.litemedsam import (  # noqa: E402
 )
 from classicseg.models.litemedsam import weights as W  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parents[1] / "data"  # vendored: tests/data/README.md
-VECTORS = REFERENCE / "litemedsam_vectors.npz"
-CASES_2D = ["c1_coins", "c2_retina", "c3_phantom", "c4_coins_nonsquare", "c5_coins_tinybox"]
-CASES_3D = ["c6_3d", "c7_3d_extra_asym"]
-
-
-def dice(a, b) -> float:
-    a, b = np.asarray(a, bool), np.asarray(b, bool)
-    s = a.sum() + b.sum()
-    return 1.0 if s == 0 else 2.0 * (a & b).sum() / s
-
 
 @pytest.fixture(scope="module")
 def vectors():
-    with np.load(VECTORS, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    return load_vectors()
 
 
 @pytest.fixture(scope="module")

@@ -8,32 +8,22 @@ are printed (``pytest -s``) and the guard is tested, not a bf16 accuracy we cann
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytest.importorskip("openvino")
+
+from parity_vectors import CASES_2D, dice, load_vectors  # noqa: E402
 
 from classicseg.models.litemedsam import LiteMedSAM  # noqa: E402
 from classicseg.models.litemedsam import openvino_backend as ovb  # noqa: E402
 from classicseg.models.litemedsam.backends import PARITY_DICE, parity_cases  # noqa: E402
 from classicseg.models.litemedsam.geometry import scale_boxes_256  # noqa: E402
 
-VECTORS = Path(__file__).resolve().parents[1] / "data" / "litemedsam_vectors.npz"
-CASES_2D = ["c1_coins", "c2_retina", "c3_phantom", "c4_coins_nonsquare", "c5_coins_tinybox"]
-
-
-def dice(a, b) -> float:
-    a, b = np.asarray(a, bool), np.asarray(b, bool)
-    s = a.sum() + b.sum()
-    return 1.0 if s == 0 else 2.0 * (a & b).sum() / s
-
 
 @pytest.fixture(scope="module")
 def vectors():
-    with np.load(VECTORS, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    return load_vectors()
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from parity_vectors import CASES_2D, VECTORS
 
 from classicseg.models.litemedsam import LiteMedSAM
 
 REPO = Path(__file__).resolve().parents[2]
-VECTORS = REPO / "tests" / "data" / "litemedsam_vectors.npz"
-CASES_2D = ["c1_coins", "c2_retina", "c3_phantom", "c4_coins_nonsquare", "c5_coins_tinybox"]
 
 # Runs the real command line in this interpreter, then reports what got imported.
 WRAPPER = """

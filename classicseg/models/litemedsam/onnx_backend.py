@@ -29,7 +29,7 @@ import numpy as np
 
 from ..device import num_threads
 
-__all__ = ["cache_dir", "onnx_paths", "export_onnx", "OnnxRunner", "OPSET"]
+__all__ = ["GraphRunner", "cache_dir", "onnx_paths", "export_onnx", "OnnxRunner", "OPSET"]
 
 OPSET = 17
 ENV_CACHE = "CLASSICSEG_CACHE"
@@ -78,7 +78,48 @@ def export_onnx(net, sha256: str, *, force: bool = False) -> tuple[Path, Path]:
     return enc_path, dec_path
 
 
-class OnnxRunner:
+class GraphRunner:
+    """What the ONNX Runtime and OpenVINO runners share: numpy in and out, one image per
+    encoder call and one box per decoder call (the exported graphs have batch 1), and a
+    re-open when the thread setting changes. Subclasses give ``_open`` (which sets
+    ``_threads``), ``_encode_one`` and ``_decode_one``."""
+
+    name = ""
+    precision = "fp32"
+
+    def _open(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _encode_one(self, x1: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _decode_one(self, emb: np.ndarray, box1: np.ndarray):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_threads(self) -> None:
+        if num_threads() != self._threads:  # the thread setting changed since we opened
+            self._open()
+
+    @staticmethod
+    def as_array(x) -> np.ndarray:
+        return np.asarray(x, dtype=np.float32)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        self._check_threads()
+        return np.concatenate([self._encode_one(np.ascontiguousarray(xi[None])) for xi in x])
+
+    def decode(self, embedding: np.ndarray, boxes, batch: int = 1):
+        self._check_threads()
+        emb = np.ascontiguousarray(embedding, dtype=np.float32)
+        logits, ious = [np.zeros((0, 256, 256), np.float32)], [np.zeros((0,), np.float32)]
+        for box in np.asarray(boxes, dtype=np.float32).reshape(-1, 4):
+            lo, iou = self._decode_one(emb, np.ascontiguousarray(box[None]))
+            logits.append(lo[:, 0])
+            ious.append(iou[:, 0])
+        return np.concatenate(logits), np.concatenate(ious)
+
+
+class OnnxRunner(GraphRunner):
     """Encoder/decoder calls through ONNX Runtime sessions (CPU), on numpy arrays.
 
     Parameters
@@ -88,7 +129,6 @@ class OnnxRunner:
     """
 
     name = "onnx"
-    precision = "fp32"
 
     def __init__(self, paths) -> None:
         try:
@@ -118,28 +158,9 @@ class OnnxRunner:
                           for p in self.paths]
         self._threads = opts.intra_op_num_threads
 
-    def _check_threads(self) -> None:
-        if num_threads() != self._threads:  # the thread setting changed since we opened
-            self._open()
+    def _encode_one(self, x1: np.ndarray) -> np.ndarray:
+        return self._sessions[0].run(None, {"image": x1})[0]
 
-    @staticmethod
-    def as_array(x) -> np.ndarray:
-        return np.asarray(x, dtype=np.float32)
-
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        self._check_threads()
-        enc = self._sessions[0]
-        # The exported graph takes one image; run a batch image by image.
-        outs = [enc.run(None, {"image": np.ascontiguousarray(xi[None])})[0] for xi in x]
-        return np.concatenate(outs)
-
-    def decode(self, embedding: np.ndarray, boxes, batch: int = 1):
-        self._check_threads()
-        dec = self._sessions[1]
-        emb = np.ascontiguousarray(embedding, dtype=np.float32)
-        logits, ious = [np.zeros((0, 256, 256), np.float32)], [np.zeros((0,), np.float32)]
-        for box in np.asarray(boxes, dtype=np.float32).reshape(-1, 4):
-            lo, iou = dec.run(None, {"embedding": emb, "box": box[None]})
-            logits.append(lo[:, 0])
-            ious.append(iou[:, 0])
-        return np.concatenate(logits), np.concatenate(ious)
+    def _decode_one(self, emb: np.ndarray, box1: np.ndarray):
+        lo, iou = self._sessions[1].run(None, {"embedding": emb, "box": box1})
+        return lo, iou

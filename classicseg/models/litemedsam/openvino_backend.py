@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..device import num_threads
+from .onnx_backend import GraphRunner
 
 __all__ = ["OpenVinoRunner", "cpu_supports_bf16", "PRECISIONS"]
 
@@ -59,7 +60,7 @@ def cpu_supports_bf16(cpuinfo: str | None = None) -> bool:
     return False
 
 
-class OpenVinoRunner:
+class OpenVinoRunner(GraphRunner):
     """Encoder/decoder calls through OpenVINO compiled models (CPU), on numpy arrays.
 
     Parameters
@@ -117,28 +118,10 @@ class OpenVinoRunner:
         self._enc, self._dec = enc.create_infer_request(), dec.create_infer_request()
         self._models = (enc, dec)  # the requests need their compiled models alive
 
-    def _check_threads(self) -> None:
-        if num_threads() != self._threads:  # the thread setting changed since we compiled
-            self._open()
+    def _encode_one(self, x1: np.ndarray) -> np.ndarray:
+        self._enc.infer({"image": x1})
+        return self._enc.get_output_tensor(0).data.copy()
 
-    @staticmethod
-    def as_array(x) -> np.ndarray:
-        return np.asarray(x, dtype=np.float32)
-
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        self._check_threads()
-        outs = []
-        for xi in x:  # the exported graph takes one image
-            self._enc.infer({"image": np.ascontiguousarray(xi[None])})
-            outs.append(self._enc.get_output_tensor(0).data.copy())
-        return np.concatenate(outs)
-
-    def decode(self, embedding: np.ndarray, boxes, batch: int = 1):
-        self._check_threads()
-        emb = np.ascontiguousarray(embedding, dtype=np.float32)
-        logits, ious = [np.zeros((0, 256, 256), np.float32)], [np.zeros((0,), np.float32)]
-        for box in np.asarray(boxes, dtype=np.float32).reshape(-1, 4):
-            self._dec.infer({"embedding": emb, "box": np.ascontiguousarray(box[None])})
-            logits.append(self._dec.get_tensor("logits").data[:, 0].copy())
-            ious.append(self._dec.get_tensor("iou").data[:, 0].copy())
-        return np.concatenate(logits), np.concatenate(ious)
+    def _decode_one(self, emb: np.ndarray, box1: np.ndarray):
+        self._dec.infer({"embedding": emb, "box": box1})
+        return self._dec.get_tensor("logits").data.copy(), self._dec.get_tensor("iou").data.copy()
