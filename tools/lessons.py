@@ -24,6 +24,8 @@ from pathlib import Path
 
 import nbformat
 
+from classicseg.io import atomic_write
+
 REPO = Path(__file__).resolve().parents[1]
 #: The tag that marks a solution cell.
 SOLUTION_TAG = "solution"
@@ -102,9 +104,9 @@ def write_copies(kind: str, out: Path, *, src: Path = REPO / "notebooks") -> lis
         nb = make(nbformat.read(path, as_version=4))
         nbformat.validate(nb)
         target = out / path.name
-        tmp = target.with_name(f".{target.name}.tmp")
-        nbformat.write(nb, tmp)
-        tmp.replace(target)  # atomic: a half-written copy never replaces a good one
+        # atomic: a half-written copy never replaces a good one
+        atomic_write(target, lambda f, nb=nb: f.write(nbformat.writes(nb).encode()),
+                     overwrite=True)
         written.append(target)
     return written
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import nbformat
 
+from classicseg.io import atomic_write
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 BINDER = "https://mybinder.org/v2/gh/{org_repo}/{ref}?urlpath=lab/tree/notebooks/00_tour.ipynb"
@@ -55,10 +57,7 @@ def executed_copy(src: Path, executed: Path, timings: dict, *,
     t0 = time.perf_counter()
     NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(src.parent)}}).execute()
-    executed.mkdir(parents=True, exist_ok=True)
-    tmp = cand.with_name(f".{cand.name}.tmp")
-    nbformat.write(nb, tmp)
-    tmp.replace(cand)
+    atomic_write(cand, lambda f: f.write(nbformat.writes(nb).encode()), overwrite=True)
     return cand, f"executed now ({time.perf_counter() - t0:.0f} s)"
 
 

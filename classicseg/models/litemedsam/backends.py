@@ -33,12 +33,12 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from ...io import atomic_write
 
 __all__ = ["BACKENDS", "AUTO_ORDER", "PARITY_DICE", "LIBRARIES", "installed", "library_version",
            "parity_cases", "measure_parity", "parity_verdict", "verdict_path"]
@@ -128,14 +128,6 @@ def verdict_path(sha256: str, backend: str, precision: str) -> Path:
     return model_dir(sha256) / f"parity-{backend}-{precision}-{lib}-{library_version(backend)}.json"
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".json.tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=1)
-    os.replace(tmp, path)
-
-
 def parity_verdict(model, *, sha256: str, refresh: bool = False) -> dict:
     """The cached parity verdict of ``model``'s backend and precision, measured now if there
     is none (or ``refresh``). Adds ``passed`` (every box Dice >= :data:`PARITY_DICE`),
@@ -156,7 +148,8 @@ def parity_verdict(model, *, sha256: str, refresh: bool = False) -> dict:
             "measured_unix": time.time()}
     data["passed"] = bool(data["min_dice"] >= PARITY_DICE)
     try:
-        _write_json(path, data)
+        atomic_write(path, lambda f: f.write(json.dumps(data, indent=1).encode()),
+                     overwrite=True)
     except OSError:
         pass
     return {**data, "cached": False}
